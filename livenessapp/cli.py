@@ -1,0 +1,121 @@
+"""The ``livenessapp`` command line.
+
+``livenessapp`` with no subcommand opens the desktop app (``--kiosk`` for kiosk mode). Where no display is
+available it says so and runs the headless analysis of the bundled demo clip instead. The subcommands are
+the headless paths for automation and benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from livenessapp import __version__
+from livenessapp.paths import DEMO_CLIP, default_model_path
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=f"full-graph ONNX model (default: {default_model_path().name} in models/)",
+    )
+    parser.add_argument(
+        "--provider",
+        choices=["auto", "tensorrt", "cuda", "cpu"],
+        default="auto",
+        help="ONNX Runtime execution provider; auto tries CUDA then CPU (default: auto)",
+    )
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="override the model's calibrated threshold"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livenessapp",
+        description="Real-time face liveness: live face vs printed photo vs replayed video, with the depth map "
+        "the network sees. Without a subcommand the desktop app opens.",
+    )
+    parser.add_argument("--version", action="version", version=f"livenessapp {__version__}")
+    parser.add_argument("--kiosk", action="store_true", help="full-screen kiosk mode (exit: Ctrl+Shift+Q)")
+    parser.add_argument(
+        "--source",
+        default=None,
+        help="camera index, video file, frame folder or 'demo' (default: first camera, else the demo clip)",
+    )
+    _add_model_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the desktop app (the default)")
+    gui.add_argument("--kiosk", action="store_true", help="full-screen kiosk mode")
+    gui.add_argument("--source", default=None)
+    _add_model_options(gui)
+
+    analyze = sub.add_parser("analyze", help="score videos or frame folders; one JSON line per input")
+    analyze.add_argument("paths", nargs="+", help="video files or folders of frames ('demo' = bundled clip)")
+    analyze.add_argument("--per-frame", action="store_true", help="add a per-window timeline to each line")
+    _add_model_options(analyze)
+
+    run = sub.add_parser("run", help="stream decisions from a live source")
+    run.add_argument("--source", default="0", help="camera index, video file, frame folder or 'demo'")
+    run.add_argument(
+        "--headless", action="store_true", help="no window: one JSON line per decision on stdout"
+    )
+    run.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    _add_model_options(run)
+
+    bench = sub.add_parser("bench", help="measure tracking, inference and pipeline speed; prints a table")
+    bench.add_argument("--source", default="demo", help="clip to benchmark on (default: the bundled demo)")
+    _add_model_options(bench)
+
+    sub.add_parser("cameras", help="list the cameras OpenCV can open")
+    return parser
+
+
+def has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal", "vnc")):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "gui"
+    if command == "gui":
+        if not has_display():
+            print(
+                "livenessapp: no display found (DISPLAY / WAYLAND_DISPLAY are not set), so the window cannot "
+                "open.\nRunning the headless analysis of the bundled demo clip instead; for a camera use "
+                "'livenessapp run --source 0 --headless', or start the app from a desktop session.",
+                file=sys.stderr,
+            )
+            return main(["analyze", "--per-frame", str(DEMO_CLIP)] + _model_argv(args))
+        from livenessapp.gui.app import run_gui
+
+        return run_gui(args)
+    from livenessapp import headless
+
+    handler = {
+        "analyze": headless.analyze_command,
+        "run": headless.run_command,
+        "bench": headless.bench_command,
+        "cameras": headless.cameras_command,
+    }[command]
+    return handler(args)
+
+
+def _model_argv(args: argparse.Namespace) -> list[str]:
+    argv: list[str] = []
+    if args.model:
+        argv += ["--model", args.model]
+    if args.provider != "auto":
+        argv += ["--provider", args.provider]
+    if args.threshold is not None:
+        argv += ["--threshold", str(args.threshold)]
+    return argv

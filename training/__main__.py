@@ -1,0 +1,3 @@
+from livenessapp_training.cli import main
+
+raise SystemExit(main())
