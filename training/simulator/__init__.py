@@ -1,0 +1,1 @@
+"""Physically grounded live / print / replay clip simulator (see :mod:`.scene` for the scene model)."""

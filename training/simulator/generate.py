@@ -1,0 +1,134 @@
+"""Dataset generation: planned clips rendered in parallel to ``videos/<clip_id>.mp4`` + ``manifest.jsonl``.
+
+Resumable: a clip whose video and per-clip manifest line (``manifest.d/<clip_id>.json``) both exist is
+skipped; videos are written to a temporary name and renamed when complete. The final ``manifest.jsonl`` is
+assembled sorted by clip index from the per-clip lines. Deterministic: clip ``i`` depends only on
+(global seed, i, protocol, frames, size, photos).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+
+from .scene import DEFAULT_PHOTOS, ClipSpec, iter_clip, plan_clip
+
+__all__ = ["find_photos", "generate", "write_clip"]
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def find_photos(faces_dir: str | Path | None, include_defaults: bool = True) -> list[str]:
+    """The bundled photos (Grace Hopper, the astronaut) plus every image in ``faces_dir`` with a face."""
+    photos = list(DEFAULT_PHOTOS) if include_defaults else []
+    if faces_dir:
+        from .head import scan_photo
+
+        for path in sorted(Path(faces_dir).iterdir()):
+            if path.suffix.lower() in PHOTO_SUFFIXES:
+                try:
+                    scan_photo(str(path))
+                except (ValueError, FileNotFoundError) as err:
+                    print(f"simulator: skipping {path}: {err}")
+                    continue
+                photos.append(str(path))
+    return photos
+
+
+def write_clip(spec: ClipSpec, root: Path) -> dict:
+    """Render one clip to ``root/videos`` (mp4v, 30 fps) and its manifest line to ``root/manifest.d``."""
+    videos, lines = root / "videos", root / "manifest.d"
+    videos.mkdir(parents=True, exist_ok=True)
+    lines.mkdir(parents=True, exist_ok=True)
+    entry = spec.manifest()
+    final = root / entry["path"]
+    tmp = final.with_name(final.stem + ".part.mp4")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (spec.width, spec.height))
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot open a video writer for {tmp}")
+    t0 = time.perf_counter()
+    try:
+        for frame in iter_clip(spec):
+            writer.write(frame.image)
+    finally:
+        writer.release()
+    os.replace(tmp, final)
+    line = lines / f"{spec.clip_id}.json"
+    line.with_suffix(".tmp").write_text(json.dumps(entry, sort_keys=False))
+    os.replace(line.with_suffix(".tmp"), line)
+    return {"clip_id": spec.clip_id, "seconds": time.perf_counter() - t0}
+
+
+def _done(spec: ClipSpec, root: Path) -> bool:
+    return (root / "videos" / f"{spec.clip_id}.mp4").exists() and (root / "manifest.d" / f"{spec.clip_id}.json").exists()
+
+
+def _worker_init() -> None:
+    cv2.setNumThreads(1)
+
+
+def _work(args: tuple[ClipSpec, str]) -> dict:
+    spec, root = args
+    return write_clip(spec, Path(root))
+
+
+def generate(
+    out: str | Path,
+    clips: int,
+    protocol: str = "normal",
+    seed: int = 0,
+    frames: int = 90,
+    size: tuple[int, int] = (480, 360),
+    workers: int = 2,
+    photos: Sequence[str] = DEFAULT_PHOTOS,
+    progress: bool = True,
+) -> dict:
+    """Render clips ``0 .. clips-1`` (skipping finished ones) and assemble ``manifest.jsonl``.
+    Returns a summary (clips rendered / skipped, seconds, seconds per 100 clips)."""
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    specs = [plan_clip(i, seed, protocol, frames, size, tuple(photos)) for i in range(clips)]
+    todo = [s for s in specs if not _done(s, root)]
+    t0 = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"simulate {protocol}", unit="clip")
+    try:
+        if workers > 1 and len(todo) > 1:
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(workers, initializer=_worker_init) as pool:
+                for _ in pool.imap_unordered(_work, [(s, str(root)) for s in todo]):
+                    if bar:
+                        bar.update()
+        else:
+            for s in todo:
+                write_clip(s, root)
+                if bar:
+                    bar.update()
+    finally:
+        if bar:
+            bar.close()
+    seconds = time.perf_counter() - t0
+    entries = []
+    for s in specs:
+        entries.append(json.loads((root / "manifest.d" / f"{s.clip_id}.json").read_text()))
+    with open(root / "manifest.jsonl.tmp", "w") as fh:
+        for e in entries:
+            fh.write(json.dumps(e) + "\n")
+    os.replace(root / "manifest.jsonl.tmp", root / "manifest.jsonl")
+    summary = {
+        "protocol": protocol, "seed": seed, "clips": clips, "rendered": len(todo), "skipped": clips - len(todo),
+        "frames": frames, "size": list(size), "workers": workers, "photos": [str(p) for p in photos],
+        "seconds": round(seconds, 2),
+        "seconds_per_100_clips": round(100 * seconds / len(todo), 1) if todo else None,
+    }
+    (root / "simulator.json").write_text(json.dumps(summary, indent=2))
+    return summary
