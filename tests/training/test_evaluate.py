@@ -1,0 +1,76 @@
+"""Evaluation: score variants from the network output, video-level averaging, the cheap dev subset, the
+dev -> test protocol, and the report / plots."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from livenessapp_training import evaluate as E
+from livenessapp_training.fas_sgtd import FASSGTD, SGTDConfig
+
+
+def test_score_variants_match_eq18():
+    torch.manual_seed(0)
+    model = FASSGTD(SGTDConfig.tiny()).eval()
+    frames = torch.randn(3, 4, 3, 32, 32)
+    masks = (torch.rand(3, 4, 1, 4, 4) > 0.3).float()
+    with torch.no_grad():
+        out = model(frames, masks)
+    s = E.clip_scores_from_output(out, masks)
+    beta = model.cfg.beta
+    torch.testing.assert_close(s["score"], beta * s["p_live"] + (1 - beta) * s["depth"])
+    torch.testing.assert_close(s["p_live"], out.p_live)
+    want_single = ((out.depth_single * masks).flatten(2).sum(-1) / masks.flatten(2).sum(-1)).mean(1)
+    torch.testing.assert_close(s["depth_single"], want_single)
+
+
+def test_video_level_means_and_subset():
+    clips = E.ClipScores()
+    for vid, lab, pai, sc in [("a", 1, "live", 0.2), ("a", 1, "live", 0.4), ("b", 0, "print", 0.9)]:
+        clips.video_id.append(vid)
+        clips.label.append(lab)
+        clips.pai.append(pai)
+        for k in E.VARIANTS:
+            clips.scores[k].append(sc)
+    v = E.video_level(clips)
+    assert v.video_id == ["a", "b"] and list(v.clips) == [2, 1] and list(v.label) == [1, 0]
+    np.testing.assert_allclose(v.scores["score"], [0.3, 0.9])
+
+    samples = [SimpleNamespace(video_id=f"v{i}", label=i % 2) for i in range(6)]
+    ds = SimpleNamespace(items=[(v, t) for v in range(6) for t in range(5)], samples=samples)
+    idx = E.subset_indices(ds, max_videos=4, clips_per_video=2)
+    videos = {ds.items[i][0] for i in idx}
+    assert len(videos) == 4 and len(idx) == 8
+    assert {samples[v].label for v in videos} == {0, 1}
+    assert E.subset_indices(ds, 4, 2) == idx  # deterministic
+    assert len(E.subset_indices(ds)) == 30
+
+
+def _scores(live, spoof, pais):
+    n = len(live) + len(spoof)
+    s = np.array(live + spoof, float)
+    return E.VideoScores(
+        [f"v{i}" for i in range(n)], np.array([1] * len(live) + [0] * len(spoof)), ["live"] * len(live) + pais,
+        np.ones(n, int), {k: s for k in E.VARIANTS},
+    )
+
+
+def test_protocol_report_and_plots(tmp_path):
+    dev = _scores([0.9, 0.8, 0.7, 0.4], [0.6, 0.3, 0.2, 0.1], ["print", "print", "replay", "replay"])
+    test = _scores([0.55, 0.45], [0.52, 0.1], ["print", "replay"])
+    rep = E.evaluate_protocol(dev, test)
+    assert rep["score"]["threshold"] == pytest.approx(0.5)  # the dev EER threshold
+    assert rep["score"]["test"]["acer"] == pytest.approx(0.75)
+    fixed = E.evaluate_protocol(None, test, thresholds={k: 0.5 for k in E.VARIANTS})
+    assert fixed["score"]["threshold_source"] == "given"
+    files = E._plots(tmp_path, dev, test, rep, "score")
+    assert all((tmp_path / f).stat().st_size > 1000 for f in files) and "det.png" in files
+    result = {"model": "m", "dataset": "sim", "data_root": "/d", "threshold_mode": "eer", "target_bpcer": 0.01,
+              "primary": "score", "created": "now", "seconds": 1.0,
+              "protocols": {"p1": {"counts": {}, "variants": rep, "plots": files}}}
+    md = E.markdown_report(result)
+    assert "| score * | 0.5000 | dev | 100.00 | 50.00 | 75.00 |" in md
+    assert "| print | 1 | 100.00 |" in md

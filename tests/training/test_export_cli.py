@@ -1,0 +1,68 @@
+"""``liveness-train export``: threshold from eval.json and the data summary into the ONNX metadata, the
+parity check that fails loudly, and the model card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import onnxruntime as ort
+import pytest
+import torch
+from livenessapp_training import export as X
+from livenessapp_training import export_cli as EC
+from livenessapp_training.fas_sgtd import FASSGTD, SGTDConfig
+from livenessapp_training.fit import TrainConfig
+
+
+@pytest.fixture()
+def run_dir(tmp_path):
+    data = tmp_path / "sim"
+    data.mkdir()
+    recs = [
+        {"clip_id": f"c{i}", "split": ["train", "dev", "test"][i % 3], "pai": ["live", "print_flat"][i % 2],
+         "identity": f"id{i // 2}", "scene": "s", "camera": "cam1", "protocol": "normal", "face_photo": "astronaut"}
+        for i in range(6)
+    ]
+    (data / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    run = tmp_path / "run"
+    run.mkdir()
+    tc = TrainConfig(model="tiny", dataset="sim", data_root=str(data), out_dir=str(run)).to_dict()
+    (run / "config.json").write_text(json.dumps(tc))
+    (run / "data_summary.json").write_text(json.dumps({"videos": {"train": {"live": 1}}, "train_clips": 3}))
+    torch.manual_seed(0)
+    model = FASSGTD(SGTDConfig.tiny())
+    torch.save({"format": "livenessapp-train/1", "model": model.state_dict(), "model_config": model.cfg.to_dict(),
+                "train_config": tc, "step": 7}, run / "best.pt")
+    (run / "eval").mkdir()
+    variants = {"score": {"threshold": 0.4321, "test": {"apcer": 0.1, "bpcer": 0.2, "acer": 0.15, "hter": 0.1,
+                                                       "eer": 0.12, "worst_pai": "print_flat"}}}
+    (run / "eval" / "eval.json").write_text(json.dumps(
+        {"threshold": 0.4321, "dataset": "sim", "data_root": str(data), "threshold_mode": "eer",
+         "command": "liveness-train eval RUN", "variants": variants, "protocols": {"normal": {"variants": variants}}}
+    ))
+    return run
+
+
+def test_export_writes_graphs_metadata_and_card(run_dir):
+    out = run_dir / "m"
+    assert EC.main([str(run_dir), "--name", "demo", "--out", str(out)]) == 0
+    sess = ort.InferenceSession(str(out / "demo.onnx"), providers=["CPUExecutionProvider"])
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert float(meta["livenessapp.threshold"]) == pytest.approx(0.4321)
+    td = json.loads(meta["livenessapp.training_data"])
+    assert td["dataset"] == "sim" and td["manifest"]["clips"] == 6 and td["manifest"]["identities"] == 3
+    card = (out / "demo.md").read_text()
+    for g in ("demo.onnx", "demo.encoder.onnx", "demo.temporal.onnx"):
+        digest = hashlib.sha256((out / g).read_bytes()).hexdigest()
+        assert f"| `{g}` | `{digest}` |" in card
+    assert "live if score >= 0.432100" in card
+    assert "| score | 0.4321 | 10.00 (print_flat) | 20.00 | 15.00 |" in card
+    assert "liveness-train eval RUN" in card and f"liveness-train export {run_dir}" in card
+    assert "## Intended use" in card and "## Limits" in card and "SYNTHETIC" in card
+
+
+def test_parity_failure_is_loud(run_dir, monkeypatch):
+    monkeypatch.setattr(X, "check_parity", lambda model, paths, atol=1e-4: {"full": 3e-3, "encoder": 0.0})
+    with pytest.raises(SystemExit, match="parity"):
+        EC.main([str(run_dir), "--out", str(run_dir / "m2"), "--threshold", "0.7"])

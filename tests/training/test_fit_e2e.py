@@ -1,0 +1,68 @@
+"""End to end on a few simulated clips: simulate -> fit (preprocessing on the way, interrupted and resumed)
+-> eval -> export -> the exported model runs in onnxruntime with the threshold eval chose."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from livenessapp_training import cli
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.slow
+def test_simulate_fit_resume_eval_export(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    data, cache, run = tmp_path / "sim", tmp_path / "cache", tmp_path / "run"
+    # seed 2: the first 16 clips are 4 groups -> 8 train, 4 dev, 4 test (half live)
+    assert cli.main(["simulate", "generate", "--out", str(data), "--clips", "16", "--seed", "2", "--frames", "24",
+                     "--size", "240x180", "--workers", "2", "--no-progress"]) == 0
+    splits = [json.loads(x)["split"] for x in (data / "manifest.jsonl").read_text().splitlines()]
+    assert sorted(set(splits)) == ["dev", "test", "train"]
+
+    fit_args = ["fit", "--model", "tiny", "--dataset", "sim", "--data-root", str(data), "--cache-dir", str(cache),
+                "--out-dir", str(run), "--stage1-steps", "3", "--stage2-steps", "3", "--stage1-batch", "4",
+                "--stage2-batch", "2", "--checkpoint-every", "2", "--num-workers", "0", "--progress", "false",
+                "--preprocess-workers", "2"]
+    assert cli.main([*fit_args, "--stop-after-steps", "4"]) == 0
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=False)["stage"] == 2
+    assert cli.main(["fit", "--resume", str(run)]) == 0
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["steps"] == 6 and summary["best_dev"]  # dev selection ran
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"] == "tiny" and cfg["stage2_steps"] == 3
+    data_summary = json.loads((run / "data_summary.json").read_text())
+    assert data_summary["train_clips"] > 0
+
+    assert cli.main(["eval", str(run), "--num-workers", "0", "--no-progress"]) == 0
+    ev = json.loads((run / "eval" / "eval.json").read_text())
+    assert set(ev["variants"]) >= {"score", "p_live", "depth", "depth_single"}
+    assert ev["variants"]["score"]["threshold_source"] == "dev"
+    for f in ("report.md", "scores.csv", "roc.png", "det.png", "hist_score.png"):
+        assert (run / "eval" / f).is_file(), f
+
+    out = tmp_path / "model"
+    assert cli.main(["export", str(run), "--name", "tinysgtd", "--out", str(out)]) == 0
+    for f in ("tinysgtd.onnx", "tinysgtd.encoder.onnx", "tinysgtd.temporal.onnx", "tinysgtd.md"):
+        assert (out / f).is_file(), f
+    card = (out / "tinysgtd.md").read_text()
+    assert "SHA-256" in card and "liveness-train fit" in card and "SYNTHETIC" in card
+
+    sess = ort.InferenceSession(str(out / "tinysgtd.onnx"), providers=["CPUExecutionProvider"])
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert float(meta["livenessapp.threshold"]) == pytest.approx(ev["threshold"])
+    assert json.loads(meta["livenessapp.training_data"])["dataset"] == "sim"
+    mc = json.loads(meta["livenessapp.config"])
+    nf, s, d = mc["num_frames"], mc["input_size"], mc["input_size"] // 8
+    res = sess.run(["score"], {"frames": np.zeros((1, nf, 3, s, s), np.float32),
+                               "masks": np.ones((1, nf, 1, d, d), np.float32)})
+    assert res[0].shape == (1,) and np.isfinite(res[0]).all()
