@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure tracking, inference and pipeline speed; prints a table")
     bench.add_argument("--source", default="demo", help="clip to benchmark on (default: the bundled demo)")
+    bench.add_argument(
+        "--duration",
+        type=float,
+        default=5.0,
+        help="seconds of the threaded live run for latency (default: 5)",
+    )
+    bench.add_argument("--repeat", type=int, default=20, help="timed repetitions per graph (default: 20)")
     _add_model_options(bench)
 
     sub.add_parser("cameras", help="list the cameras OpenCV can open")

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from livenessapp.engine import EngineConfig, LatestMailbox, LivenessEngine, Pipeline, analyze_video
+from livenessapp.sources import Frame, FrameSource
+
+
+class ListSource(FrameSource):
+    """Frames from memory as fast as they are asked for (a file source not paced)."""
+
+    def __init__(self, images, fps=30.0, repeat=1, pace_s=0.0):
+        super().__init__("list")
+        self.images, self.fps, self.repeat, self.pace_s = images, fps, repeat, pace_s
+
+    def read(self):
+        if self._index >= len(self.images) * self.repeat:
+            return None
+        if self.pace_s:
+            time.sleep(self.pace_s)
+        i = self._index
+        self._index += 1
+        return Frame(i, i / self.fps, self.images[i % len(self.images)])
+
+
+class SlowModel:
+    """Fault injection: the real model, with an encoder that sleeps."""
+
+    def __init__(self, model, delay_s):
+        self._model, self.delay_s = model, delay_s
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def encode(self, x):
+        time.sleep(self.delay_s)
+        return self._model.encode(x)
+
+
+class NaNModel(SlowModel):
+    def temporal(self, *args):
+        out = self._model.temporal(*args)
+        out.score = out.score * np.nan
+        return out
+
+
+def test_pipeline_samples_every_interval_and_streams(tiny_model, grace_hopper_bgr, moving):
+    pipe = Pipeline(tiny_model, EngineConfig())
+    frames = moving(grace_hopper_bgr, 13)
+    results = [pipe.step(Frame(i, i / 30, f)) for i, f in enumerate(frames)]
+    sampled = [r.frame.index for r in results if r.frame.sampled]
+    assert sampled == [0, 3, 6, 9, 12]
+    assert [r.frame.fill for r in results][:4] == [1, 1, 1, 2]
+    windows = [r.window for r in results if r.window is not None]
+    assert [w.frame_index for w in windows] == [9, 12]
+    w = windows[-1]
+    assert w.frame_indices == [3, 6, 9, 12]
+    assert (
+        w.depth_single.shape == (4, 4, 4) and w.depth_fusion.shape == (3, 4, 4) and w.masks.shape == (4, 4, 4)
+    )
+    assert len(w.crops) == 4 and w.crops[0].shape == (32, 32, 3)
+    assert 0.0 <= w.p_live <= 1.0 and w.threshold == 0.5
+    # streaming result == full-window recompute on the same crops and masks
+    from livenessapp.face import normalise
+
+    x = np.stack([normalise(c, 127.5, 128.0) for c in w.crops])[None]
+    full = tiny_model.full(x, w.masks[None, :, None])
+    assert abs(float(full.score[0]) - w.score) <= 1e-4
+    np.testing.assert_allclose(full.depth_fusion[0, :, 0], w.depth_fusion, atol=1e-4)
+    assert w.parallax is not None and w.fusion.rule == "either_spoof"
+    assert set(w.timings) >= {"tracking_ms", "encoder_ms", "temporal_ms"}
+    pipe.close()
+
+
+def test_reset_on_face_change(tiny_model, grace_hopper_bgr, astronaut_bgr, moving):
+    pipe = Pipeline(tiny_model, EngineConfig())
+    a = np.ascontiguousarray(grace_hopper_bgr[:512, :512])
+    b = np.ascontiguousarray(astronaut_bgr[:, ::-1])  # astronaut, face moved to the other side
+    frames = [a] * 7 + [b] * 4
+    res = [pipe.step(Frame(i, i / 30, f)) for i, f in enumerate(frames)]
+    assert res[6].frame.fill == 3
+    assert res[7].frame.track_id == res[6].frame.track_id + 1
+    assert res[7].frame.sampled and res[7].frame.fill == 1
+    pipe.close()
+
+
+def test_latest_wins_drops_under_slow_model(tiny_model, grace_hopper_bgr, moving):
+    images = moving(grace_hopper_bgr, 10)
+    src = ListSource(images, repeat=6)  # 60 frames delivered as fast as possible
+    engine = LivenessEngine(SlowModel(tiny_model, 0.05), src, EngineConfig(realtime=False))
+    seen, depth = [], []
+    lock = threading.Lock()
+
+    def on_frame(f):
+        with lock:
+            seen.append(f.index)
+            depth.append(len(engine.mailbox))
+
+    ended = []
+    engine.subscribe(on_frame=on_frame, on_end=ended.append)
+    engine.start()
+    assert engine.wait(30)
+    engine.close()
+    assert ended == ["eof"]
+    assert engine.frames_captured == 60
+    assert engine.dropped > 0
+    assert len(seen) + engine.dropped == 60  # every frame either processed or dropped, none queued
+    assert seen == sorted(seen) and max(depth) <= 1
+
+
+def test_mailbox_latest_wins():
+    box = LatestMailbox()
+    for i in range(5):
+        box.put(i)
+    assert box.get(0.1) == 4 and box.dropped == 4 and box.get(0.01) is None
+
+
+def test_nan_output_is_an_error_event_not_a_crash(tiny_model, grace_hopper_bgr, moving):
+    src = ListSource(moving(grace_hopper_bgr, 13), pace_s=0.05)
+    engine = LivenessEngine(NaNModel(tiny_model, 0.0), src, EngineConfig(realtime=False))
+    errors, windows = [], []
+    engine.subscribe(on_error=errors.append, on_window=windows.append)
+    engine.start()
+    assert engine.wait(30)
+    engine.close()
+    assert windows == []
+    assert errors and errors[0].kind == "model_output" and "NaN" in str(errors[0])
+    assert engine.end_reason == "eof"
+
+
+def test_engine_events_threshold_and_reset(tiny_model, grace_hopper_bgr, moving):
+    src = ListSource(moving(grace_hopper_bgr, 10), repeat=2, pace_s=0.05)
+    engine = LivenessEngine(tiny_model, src, EngineConfig(realtime=False, smoothing=0.0))
+    engine.set_threshold(-1.0)
+    windows = []
+    engine.subscribe(on_window=windows.append)
+    engine.start()
+    assert engine.wait(30)
+    engine.close()
+    assert windows, "no window scored"
+    assert all(w.threshold == -1.0 and w.network_live for w in windows)
+    assert all(w.smoothed == pytest.approx(w.score) for w in windows)
+
+
+def test_analyze_video_deterministic(tiny_model, hopper_video):
+    a = analyze_video(tiny_model, hopper_video)
+    b = analyze_video(tiny_model, hopper_video)
+    assert a.frames == 30 and a.frames_with_face == 30
+    assert len(a.windows) == 7  # samples at 0, 3, ..., 27 -> windows from the 4th sample on
+    assert [w.score for w in a.windows] == [w.score for w in b.windows]
+    assert a.score == pytest.approx(np.mean([w.score for w in a.windows]))

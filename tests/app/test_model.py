@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from livenessapp.model import LivenessModel, ModelError, sibling_paths
+
+
+def test_metadata_parsed(tiny_model):
+    m = tiny_model.meta
+    assert (m.input_size, m.num_frames, m.frame_interval, m.depth_size) == (32, 4, 3, 4)
+    assert m.threshold == 0.5 and m.beta == pytest.approx(0.9) and m.crop_scale == pytest.approx(1.3)
+    assert (m.mean, m.std) == (127.5, 128.0)
+    assert len(tiny_model.sha256) == 64
+    assert tiny_model.provider == "cpu"
+
+
+def test_streaming_equals_full(tiny_model):
+    rng = np.random.default_rng(1)
+    frames = rng.standard_normal((2, 4, 3, 32, 32)).astype(np.float32)
+    masks = (rng.random((2, 4, 1, 4, 4)) > 0.3).astype(np.float32)
+    full = tiny_model.full(frames, masks)
+    # streaming: each frame encoded once (batch 1, as the engine does), temporal on the stacked cache
+    for b in range(2):
+        enc = [tiny_model.encode(frames[b, t][None]) for t in range(4)]
+        feats = [np.stack([e[0][lvl][0] for e in enc])[None] for lvl in range(3)]
+        ds = np.stack([e[1][0] for e in enc])[None]
+        out = tiny_model.temporal(feats, ds, masks[b : b + 1])
+        np.testing.assert_allclose(out.score, full.score[b : b + 1], atol=1e-4)
+        np.testing.assert_allclose(out.p_live, full.p_live[b : b + 1], atol=1e-4)
+        np.testing.assert_allclose(out.depth_fusion, full.depth_fusion[b : b + 1], atol=1e-4)
+        np.testing.assert_allclose(ds, full.depth_single[b : b + 1], atol=1e-4)
+
+
+def test_cuda_request_falls_back_to_cpu_with_warning(tiny_model_path):
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        try:
+            s = ort.InferenceSession(str(tiny_model_path), providers=["CUDAExecutionProvider"])
+            if "CUDAExecutionProvider" in s.get_providers():
+                pytest.skip("a working CUDA provider is present")
+        except Exception:
+            pass
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = LivenessModel.load(tiny_model_path, provider="cuda")
+    assert model.provider == "cpu"
+    assert model.providers == ["CPUExecutionProvider"]
+    assert any("cuda" in str(w.message) for w in caught)
+    assert model.warnings
+
+
+def test_auto_provider_no_warning(tiny_model_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LivenessModel.load(tiny_model_path, provider="auto")
+    assert model.provider in ("cpu", "cuda")
+
+
+def _copy_group(src, dst_dir, name="m"):
+    out = {}
+    for graph, p in sibling_paths(src).items():
+        q = sibling_paths(dst_dir / f"{name}.onnx")[graph]
+        shutil.copy(p, q)
+        out[graph] = q
+    return out
+
+
+def test_truncated_and_non_onnx(tiny_model_path, tmp_path):
+    paths = _copy_group(tiny_model_path, tmp_path)
+    data = paths["full"].read_bytes()
+    paths["full"].write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelError, match="truncated"):
+        LivenessModel.load(paths["full"])
+    paths["full"].write_text("this is not onnx")
+    with pytest.raises(ModelError):
+        LivenessModel.load(paths["full"])
+
+
+def test_missing_file_and_sibling(tiny_model_path, tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        LivenessModel.load(tmp_path / "nothing.onnx")
+    paths = _copy_group(tiny_model_path, tmp_path)
+    paths["encoder"].unlink()
+    with pytest.raises(ModelError, match="encoder"):
+        LivenessModel.load(paths["full"])
+
+
+def test_missing_metadata(tiny_model_path, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    paths = _copy_group(tiny_model_path, tmp_path)
+    m = onnx.load(str(paths["full"]))
+    keep = [p for p in m.metadata_props if p.key != "livenessapp.num_frames"]
+    del m.metadata_props[:]
+    m.metadata_props.extend(keep)
+    onnx.save(m, str(paths["full"]))
+    with pytest.raises(ModelError, match="num_frames"):
+        LivenessModel.load(paths["full"])
+
+
+def test_wrong_input_shape(tiny_model_path, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    paths = _copy_group(tiny_model_path, tmp_path)
+    m = onnx.load(str(paths["encoder"]))
+    for p in m.metadata_props:
+        if p.key == "livenessapp.input_size":
+            p.value = "64"
+    onnx.save(m, str(paths["encoder"]))
+    with pytest.raises(ModelError):
+        LivenessModel.load(paths["full"])
