@@ -1,0 +1,103 @@
+"""The GUI's only contact with ``livenessapp.engine`` / ``model`` / ``sources``: build, start, stop, tune.
+
+:func:`build_engine` loads the model group (``NAME.onnx`` + encoder + temporal; cached between runs with
+the same file and provider, so start / stop / source changes do not reload it), opens the source right
+away (so a camera or file that cannot be opened raises here, where the window turns it into a message
+box) and creates a :class:`~livenessapp.engine.LivenessEngine` with the bridge as its listener.
+
+Mapping of the GUI's settings to :class:`~livenessapp.engine.EngineConfig`:
+
+* ``RunOptions.smoothing`` is the weight of the *newest* window (1 = no smoothing, as the slider reads);
+  the engine's ``smoothing`` is the weight of the *previous* smoothed score: ``1 - smoothing``.
+* ``RunOptions.interval == 0`` means the model's ``frame_interval`` (``EngineConfig.interval = None``).
+* Video files loop (``loop=True``) and play at their frame rate (``realtime=True``).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from livenessapp.gui.controller import RunInfo, RunOptions
+
+__all__ = ["build_engine", "load_model", "reset", "set_smoothing", "set_threshold", "start", "stop"]
+
+_cache_lock = threading.Lock()
+_model_cache: dict[tuple, object] = {}
+
+
+def load_model(path: Path, provider: str = "auto"):
+    """``LivenessModel.load`` with a one-entry cache keyed by (path, size, mtime, provider)."""
+    from livenessapp.model import LivenessModel, ModelError
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelError(
+            f"model not found: {path}.\nPick another model in the Model box, or make one with "
+            "'liveness-train export --out models/ --name NAME' (NAME.onnx + NAME.encoder.onnx + "
+            "NAME.temporal.onnx)."
+        )
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, provider)
+    with _cache_lock:
+        model = _model_cache.get(key)
+        if model is None:
+            model = LivenessModel.load(path, provider=provider)
+            _model_cache.clear()
+            _model_cache[key] = model
+    return model
+
+
+def build_engine(options: RunOptions, listener):
+    """(engine, RunInfo) for ``options``; raises ``ModelError`` / ``SourceError`` with readable messages."""
+    from livenessapp.engine import EngineConfig, LivenessEngine
+    from livenessapp.sources import open_source
+
+    model = load_model(options.model_path, options.provider)
+    source = open_source(options.source or "demo", loop=options.loop)
+    try:
+        cfg = EngineConfig(
+            threshold=options.threshold,
+            interval=int(options.interval) or None,
+            smoothing=min(max(1.0 - float(options.smoothing), 0.0), 0.95),
+            realtime=options.realtime,
+            loop=options.loop,
+        )
+        engine = LivenessEngine(model, source, cfg, listener=listener)
+    except Exception:
+        source.close()
+        raise
+    meta = model.meta
+    info = RunInfo(
+        provider=getattr(model, "provider", ""),
+        model_path=Path(model.path),
+        model_version=str(meta.version or ""),
+        model_threshold=float(meta.threshold),
+        num_frames=int(meta.num_frames),
+        frame_interval=int(cfg.interval or meta.frame_interval),
+        source_name=source.name,
+        fps=float(source.fps or 30.0),
+        extra={"sha256": getattr(model, "sha256", ""), "warnings": list(getattr(model, "warnings", []))},
+    )
+    return engine, info
+
+
+def start(engine) -> None:
+    engine.start()
+
+
+def stop(engine) -> None:
+    """Stop the threads and release the source and the face tracker."""
+    engine.close()
+
+
+def reset(engine) -> None:
+    engine.reset()
+
+
+def set_threshold(engine, threshold: float | None) -> None:
+    engine.set_threshold(threshold)
+
+
+def set_smoothing(engine, newest_weight: float) -> None:
+    engine.set_smoothing(min(max(1.0 - float(newest_weight), 0.0), 0.95))
