@@ -47,12 +47,18 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 
-import cv2
-import mediapipe as mp
-import numpy as np
+# MediaPipe's C++ core logs through glog/absl to stderr on every graph start; keep the terminal of the
+# headless commands readable (warnings and errors still show). Must be set before mediapipe loads.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import mediapipe as mp  # noqa: E402
+import numpy as np  # noqa: E402
 
 __all__ = [
     "DEPTH_FLOOR",

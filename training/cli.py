@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("livenessapp_training.evaluate", "ISO/IEC 30107-3 metrics, report and plots"),
     "export": ("livenessapp_training.export_cli", "ONNX graphs (full + streaming), model card"),
     "ablate": ("livenessapp_training.ablate", "the paper's Table 4 / Table 5 ablations on one dataset"),
-    "report": ("livenessapp_training.fas_sgtd", "parameter counts and MACs of the network presets"),
+    "report": ("livenessapp_training.report", "parameter counts and MACs of the network presets"),
 }
 
 

@@ -214,7 +214,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         group.add_argument(
             "--" + f.name.replace("_", "-"), dest=f.name, type=conv, default=None, metavar=metavar,
-            help=f"(default {default!r})",
+            help=f"config default {default!r}",
         )
 
 
