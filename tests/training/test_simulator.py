@@ -11,14 +11,32 @@ import json
 import cv2
 import numpy as np
 import pytest
-from livenessapp_training.simulator.generate import generate
-from livenessapp_training.simulator.scene import iter_clip, plan_clip
 
 from livenessapp.face import FaceMeshTracker, primary_face
+from livenessapp_training.simulator.cli import main as simulate_main
+from livenessapp_training.simulator.generate import generate
+from livenessapp_training.simulator.scene import iter_clip, plan_clip
+from livenessapp_training.simulator.tracking_rate import face_view
 
 SIZE = (320, 240)
-MANIFEST_KEYS = {"clip_id", "path", "label", "attack", "pai", "identity", "scene", "camera", "split", "protocol",
-                 "seed", "frames", "fps", "width", "height", "face_photo"}
+MANIFEST_KEYS = {
+    "clip_id",
+    "path",
+    "label",
+    "attack",
+    "pai",
+    "identity",
+    "scene",
+    "camera",
+    "split",
+    "protocol",
+    "seed",
+    "frames",
+    "fps",
+    "width",
+    "height",
+    "face_photo",
+}
 
 
 def _spec(pai, protocol="normal", frames=30, index=1, framing=None):
@@ -54,6 +72,7 @@ def clips():
         ("print", _spec("print_flat", framing="edges"), "natural"),
         ("replay", _spec("replay_moving", framing="edges"), "natural"),
         ("motion_print", _spec("print_flat", "motion_only"), "natural"),
+        ("motion_bent", _spec("print_bent", "motion_only"), "natural"),
     ]:
         frames = list(iter_clip(spec, with_depth=True, head_style=style))[::3]
         out[name] = (spec, frames, _track([f.image for f in frames]))
@@ -75,6 +94,7 @@ def test_face_tracked_in_live_and_attack_frames(clips):
 def test_print_motion_is_a_homography_live_is_not(clips):
     """Landmarks of a flat print move by one homography (residual ~ tracker noise); those of a head turning
     by 40 degrees do not (parallax), several times more residual. Same on the rendered ground truth."""
+
     def worst(name, source):
         _, frames, tracked = clips[name]
         pts = tracked if source == "tracked" else [f.landmarks.astype(np.float64) for f in frames]
@@ -96,7 +116,14 @@ def _plane_fit_rms(frame, camera_focal, size):
     rows = np.clip(np.round(lm[:, 1]).astype(int), 0, h - 1)
     z = frame.depth[rows, cols].astype(np.float64)
     ok = np.isfinite(z)
-    X = np.stack([(lm[ok, 0] - (w - 1) / 2) * z[ok] / camera_focal, (lm[ok, 1] - (h - 1) / 2) * z[ok] / camera_focal, z[ok]], 1)
+    X = np.stack(
+        [
+            (lm[ok, 0] - (w - 1) / 2) * z[ok] / camera_focal,
+            (lm[ok, 1] - (h - 1) / 2) * z[ok] / camera_focal,
+            z[ok],
+        ],
+        1,
+    )
     X -= X.mean(0)
     return float(np.linalg.svd(X, compute_uv=False)[-1] / np.sqrt(len(X)))
 
@@ -112,9 +139,14 @@ def test_geometry_planar_for_attacks_face_shaped_for_live(clips):
             assert spec.label == "live" and rms > 0.01, rms  # a face is ~10 cm deep
         else:
             assert spec.label == "spoof" and rms < 0.002, (name, rms)  # the carrier is a plane
-    # motion-only: the carrier fills the whole view (no edges, no bezel)
-    _, frames, _ = clips["motion_print"]
-    assert all(f.face_mask.all() for f in frames)
+    # motion-only: the carrier fills the whole view (no edges, no bezel), bent or not
+    for name in ("motion_print", "motion_bent"):
+        _, frames, _ = clips[name]
+        assert all(f.face_mask.all() for f in frames), name
+    # a bent print is not a plane, but only mildly curved (a hand-held sheet, not a tube)
+    _, frames, _ = clips["motion_bent"]
+    rms = _plane_fit_rms(frames[len(frames) // 2], 400.0, SIZE)
+    assert 1e-4 < rms < 0.01, rms
 
 
 def test_same_seed_same_frames():
@@ -156,3 +188,67 @@ def test_generate_writes_contract_manifest_and_resumes(tmp_path):
         cap.release()
     again = generate(tmp_path, clips=4, frames=3, size=(160, 120), workers=1, seed=2, progress=False)
     assert again["rendered"] == 0 and again["skipped"] == 4
+
+
+def test_face_view_angle_size_and_frame_margin():
+    rng = np.random.default_rng(0)
+    frontal = rng.uniform(-0.07, 0.07, (468, 2))
+    seen = frontal * 800 + (160, 120)  # 112 px wide, head-on, in the middle of a 320 x 240 frame
+    v = face_view(seen, frontal, SIZE)
+    assert v["angle"] < 0.5 and 100 < v["width"] <= 112 and v["inside"] > 50
+    tilted = (frontal * (800 * np.cos(np.radians(50)), 800)) @ np.array([[0.8, 0.6], [-0.6, 0.8]]) + (
+        160,
+        120,
+    )
+    assert abs(face_view(tilted, frontal, SIZE)["angle"] - 50) < 0.5  # seen 50 degrees off, whatever the roll
+    assert face_view(seen + (150, 0), frontal, SIZE)["inside"] < 0  # cut off by the right edge
+    assert face_view(None, frontal, SIZE)["angle"] is None
+
+
+def test_tracking_rate_command_in_memory_and_from_a_folder(tmp_path, capsys):
+    """``simulate tracking-rate`` renders (or reads) clips, tracks them like the preprocessing cache and
+    reports frames / in view / tracked per scenario; a folder made by ``generate`` gives the same figures."""
+    args = [
+        "--clips",
+        "2",
+        "--frames",
+        "6",
+        "--size",
+        "320x240",
+        "--seed",
+        "3",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    out = tmp_path / "rate.json"
+    assert simulate_main(["tracking-rate", *args, "--pai", "print_bent", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "print_bent" in table and "in view" in table
+    rows = {r["group"].strip(): r for r in json.loads(out.read_text())["rows"]}
+    bent = rows["print_bent"]
+    assert bent["clips"] == 2 and bent["frames"] == 12 and bent["in_view"] == 12  # bent prints have landmarks
+    assert bent["rate"] >= 0.95 and bent["off_target"] == 0
+
+    generate(tmp_path / "sim", clips=2, frames=6, size=(320, 240), workers=1, seed=3, progress=False)
+    from_dir = tmp_path / "from.json"
+    assert (
+        simulate_main(
+            [
+                "tracking-rate",
+                "--from",
+                str(tmp_path / "sim"),
+                "--no-progress",
+                "--workers",
+                "1",
+                "--json",
+                str(from_dir),
+                "--min-rate",
+                "0.95",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(from_dir.read_text())
+    assert [c["clip_id"] for c in result["clips"]] == ["normal-000000-live", "normal-000001-print_bent"]
+    assert result["rows"][-1]["frames"] == 12 and result["rows"][-1]["rate"] >= 0.95

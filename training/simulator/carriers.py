@@ -18,6 +18,7 @@ __all__ = [
     "apply_print",
     "apply_screen",
     "bent_sheet",
+    "sheet_point_weights",
     "apply_moire",
     "add_border",
 ]
@@ -44,9 +45,12 @@ class PrintLook:
             white=rng.uniform(0.82, 0.96),
             black=rng.uniform(0.05, 0.16),
             tint=rng.uniform(-3, 7),
-            halftone_period=rng.uniform(2.4, 4.5),
+            halftone_period=rng.uniform(2.2, 3.2),
             halftone_angle=rng.uniform(0, np.pi / 2),
-            halftone_amount=rng.uniform(0.06, 0.25),
+            # Real halftone dots are far below a camera pixel at arm's length (0.1-0.25 mm at 100-250 lpi):
+            # what survives is a faint screen, not a bold dot lattice (which also hides the face from the
+            # tracker and would be a trivial print cue).
+            halftone_amount=rng.uniform(0.03, 0.12),
             blur=rng.uniform(0.3, 1.3),
             grain=rng.uniform(0.005, 0.025),
         )
@@ -134,7 +138,9 @@ def add_border(img: np.ndarray, frac: float, value) -> np.ndarray:
     return np.concatenate([out, np.ones(out.shape[:2] + (1,), np.float32)], -1)
 
 
-def apply_moire(layer: np.ndarray, H_tex_to_img: np.ndarray, look: ScreenLook, border_px: int, t: float) -> None:
+def apply_moire(
+    layer: np.ndarray, H_tex_to_img: np.ndarray, look: ScreenLook, border_px: int, t: float
+) -> None:
     """Multiply a warped screen layer (in place) by the display's pixel grid point-sampled by the camera:
     its aliasing is the moiré (per-channel sub-pixel phase gives colour fringes). The camera pixel's aperture
     (fill factor 0.5) attenuates the grid by |sinc(0.5 f)|, f = display pixels per camera pixel. Adds the
@@ -151,7 +157,9 @@ def apply_moire(layer: np.ndarray, H_tex_to_img: np.ndarray, look: ScreenLook, b
     v = ((Hi[1, 0] * gx + Hi[1, 1] * gy + Hi[1, 2]) / w - border_px) * look.native_per_texel
     # display pixels per camera pixel, at the centre of the screen
     cy, cx = (y1 - y0) // 2, (x1 - x0) // 2
-    f = float(np.hypot(u[cy, min(cx + 1, x1 - x0 - 1)] - u[cy, cx], v[cy, min(cx + 1, x1 - x0 - 1)] - v[cy, cx]))
+    f = float(
+        np.hypot(u[cy, min(cx + 1, x1 - x0 - 1)] - u[cy, cx], v[cy, min(cx + 1, x1 - x0 - 1)] - v[cy, cx])
+    )
     amount = look.moire * abs(float(np.sinc(0.5 * f)))
     gv = 0.5 + 0.5 * np.cos(2 * np.pi * v)
     band = 1 - look.banding * (0.5 + 0.5 * np.sin(2 * np.pi * (gy / look.band_period - t * look.band_speed)))
@@ -187,3 +195,24 @@ def bent_sheet(width_m: float, height_m: float, curvature: float, tex_shape, col
     normals = np.asarray(normals)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     return np.asarray(verts), np.asarray(uv, np.float32), np.asarray(tris, np.int32), normals
+
+
+def sheet_point_weights(points_uv: np.ndarray, tex_shape, cols: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Where texture points land on a :func:`bent_sheet` mesh: ``(vertex ids (N, 3), weights (N, 3))`` of the
+    triangle holding each point. The renderer maps each triangle affinely, so a point's image position is
+    ``(weights[..., None] * projected_vertices[ids]).sum(1)`` exactly where its texel is drawn."""
+    th, tw = tex_shape[:2]
+    pts = np.asarray(points_uv, np.float64).reshape(-1, 2)
+    s = np.clip((pts[:, 0] + 0.5) / tw * cols, 0.0, cols - 1e-9)
+    col = np.floor(s).astype(np.int64)
+    a = s - col  # across the column, 0..1
+    b = np.clip((pts[:, 1] + 0.5) / th, 0.0, 1.0)  # down the sheet, 0..1
+    n = cols + 1
+    upper = a >= b  # triangle (i, i+1, n+i+1), else (i, n+i+1, n+i)
+    ids = np.where(
+        upper[:, None],
+        np.stack([col, col + 1, n + col + 1], 1),
+        np.stack([col, n + col + 1, n + col], 1),
+    )
+    weights = np.where(upper[:, None], np.stack([1 - a, a - b, b], 1), np.stack([1 - b, a, b - a], 1))
+    return ids, weights

@@ -6,6 +6,9 @@ Examples::
     liveness-train simulate generate --out data/sim-motion --clips 400 --protocol motion_only --faces ~/faces
     liveness-train simulate demo --out assets/demo.mp4
     liveness-train simulate contact --out assets/contact_sheet.png
+    liveness-train simulate tracking-rate --clips 40 --protocol normal --seed 0
+    liveness-train simulate tracking-rate --clips 20 --pai print_bent --save-failures /tmp/untracked
+    liveness-train simulate tracking-rate --from data/sim-normal --clips 100
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from .scene import PAIS
+from .tracking_rate import InViewRule
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -41,6 +48,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c = sub.add_parser("contact", help="contact sheet PNG of the simulator's scenarios")
     c.add_argument("--out", default="assets/contact_sheet.png")
     c.add_argument("--seed", type=int, default=1)
+    t = sub.add_parser(
+        "tracking-rate",
+        help="how often MediaPipe tracks the simulated face, per scenario (frames with the face in view)",
+        description="Render clips (or read a generated folder), track them like the preprocessing cache and "
+        "print, per scenario, the frames with the face in view and the share MediaPipe tracks. In view: the "
+        "rendered landmarks' box is inside the frame, at least --min-face-px wide, and the face is seen at most "
+        "--max-angle degrees off frontal.",
+    )
+    t.add_argument("--clips", type=int, default=40, help="clips 0..N-1 (with --from: the first N, 0 = all)")
+    t.add_argument("--protocol", choices=("normal", "motion_only"), default="normal")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--frames", type=int, default=90, help="frames per clip (30 fps)")
+    t.add_argument("--size", type=_size, default=(480, 360), help="WxH")
+    t.add_argument("--workers", type=int, default=2)
+    t.add_argument("--faces", default=None, help="folder of extra face photos (as for generate)")
+    t.add_argument("--pai", choices=PAIS, default=None, help="render every clip as this scenario")
+    t.add_argument("--from", dest="from_dir", default=None, help="measure a generated dataset folder instead")
+    t.add_argument("--max-angle", type=float, default=InViewRule.max_angle, help="degrees off frontal")
+    t.add_argument("--min-face-px", type=float, default=InViewRule.min_face_px)
+    t.add_argument("--edge-px", type=float, default=InViewRule.edge_px)
+    t.add_argument("--save-failures", default=None, help="folder for PNGs of in-view frames not tracked")
+    t.add_argument("--json", default=None, help="also write the summary and per-frame records here")
+    t.add_argument("--min-rate", type=float, default=None, help="exit 1 if a scenario's rate is below this")
+    t.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,8 +79,15 @@ def run(args: argparse.Namespace) -> int:
         from .generate import find_photos, generate
 
         summary = generate(
-            args.out, args.clips, args.protocol, args.seed, args.frames, args.size, args.workers,
-            find_photos(args.faces), progress=not args.no_progress,
+            args.out,
+            args.clips,
+            args.protocol,
+            args.seed,
+            args.frames,
+            args.size,
+            args.workers,
+            find_photos(args.faces),
+            progress=not args.no_progress,
         )
         print(json.dumps(summary, indent=2))
     elif args.command == "demo":
@@ -60,11 +98,53 @@ def run(args: argparse.Namespace) -> int:
         from .demo import contact_sheet
 
         print(contact_sheet(args.out, seed=args.seed))
+    elif args.command == "tracking-rate":
+        return _tracking_rate(args)
+    return 0
+
+
+def _tracking_rate(args: argparse.Namespace) -> int:
+    from .generate import find_photos
+    from .tracking_rate import format_table, tracking_rate
+
+    result = tracking_rate(
+        args.clips,
+        args.protocol,
+        args.seed,
+        args.frames,
+        args.size,
+        args.workers,
+        find_photos(args.faces),
+        pai=args.pai,
+        from_dir=args.from_dir,
+        rule=InViewRule(args.max_angle, args.min_face_px, args.edge_px),
+        save_failures=args.save_failures,
+        progress=not args.no_progress,
+    )
+    print(
+        f"protocol {result['protocol']}, {result['source']}, {result['seconds']} s; in view = landmark box "
+        f"inside the frame by >= {args.edge_px:g} px, >= {args.min_face_px:g} px wide, <= {args.max_angle:g} deg "
+        "off frontal; rate = tracked / in view"
+    )
+    print(format_table(result["rows"]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    if args.min_rate is not None:
+        low = [
+            r["group"].strip() for r in result["rows"] if r["rate"] is not None and r["rate"] < args.min_rate
+        ]
+        if low:
+            print(f"below {100 * args.min_rate:g} %: {', '.join(low)}")
+            return 1
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="liveness-train simulate", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="liveness-train simulate",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     add_arguments(parser)
     return run(parser.parse_args(sys.argv[1:] if argv is None else argv))

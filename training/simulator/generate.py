@@ -66,7 +66,9 @@ def write_clip(spec: ClipSpec, root: Path) -> dict:
 
 
 def _done(spec: ClipSpec, root: Path) -> bool:
-    return (root / "videos" / f"{spec.clip_id}.mp4").exists() and (root / "manifest.d" / f"{spec.clip_id}.json").exists()
+    return (root / "videos" / f"{spec.clip_id}.mp4").exists() and (
+        root / "manifest.d" / f"{spec.clip_id}.json"
+    ).exists()
 
 
 def _worker_init() -> None:
@@ -125,8 +127,15 @@ def generate(
             fh.write(json.dumps(e) + "\n")
     os.replace(root / "manifest.jsonl.tmp", root / "manifest.jsonl")
     summary = {
-        "protocol": protocol, "seed": seed, "clips": clips, "rendered": len(todo), "skipped": clips - len(todo),
-        "frames": frames, "size": list(size), "workers": workers, "photos": [str(p) for p in photos],
+        "protocol": protocol,
+        "seed": seed,
+        "clips": clips,
+        "rendered": len(todo),
+        "skipped": clips - len(todo),
+        "frames": frames,
+        "size": list(size),
+        "workers": workers,
+        "photos": [str(p) for p in photos],
         "seconds": round(seconds, 2),
         "seconds_per_100_clips": round(100 * seconds / len(todo), 1) if todo else None,
     }

@@ -29,7 +29,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .carriers import PrintLook, ScreenLook, add_border, apply_moire, apply_print, apply_screen, bent_sheet
+from .carriers import (
+    PrintLook,
+    ScreenLook,
+    add_border,
+    apply_moire,
+    apply_print,
+    apply_screen,
+    bent_sheet,
+    sheet_point_weights,
+)
 from .geometry import (
     PinholeCamera,
     Pose,
@@ -455,7 +464,7 @@ def carrier_track(
 class SimFrame:
     """One output frame: ``image`` uint8 BGR; with ``with_depth``: ``depth`` camera z (metres, float32,
     inf where nothing), ``face_mask`` bool (pixels showing the face / head or the face's carrier) and
-    ``landmarks`` (468, 2) where the rendered geometry puts the face-mesh landmarks (None for bent prints)."""
+    ``landmarks`` (468, 2) where the rendered geometry puts the face-mesh landmarks (None if not rendered)."""
 
     image: np.ndarray
     depth: np.ndarray | None = None
@@ -540,12 +549,14 @@ def iter_clip(spec: ClipSpec, with_depth: bool = False, head_style: str = "natur
         )
 
 
-def _carrier_geometry(cam: PinholeCamera, rng, full: bool, face_frac_on_carrier: float, aspect: float):
+def _carrier_geometry(
+    cam: PinholeCamera, rng, full: bool, face_frac_on_carrier: float, aspect: float, full_scale: float = 1.3
+):
     """Carrier width (m) and distance so that the face on it looks about life-size to the camera."""
     live_distance = rng.uniform(0.38, 0.62)
-    if full:  # the carrier fills 1.3x the view at its distance
+    if full:  # the carrier fills ``full_scale`` (1.3) x the view at its distance
         distance = rng.uniform(0.3, 0.55)
-        width = cam.frustum_size(distance)[0] * 1.3
+        width = cam.frustum_size(distance)[0] * full_scale
     else:
         face_m = rng.uniform(0.09, 0.15)
         width = face_m / face_frac_on_carrier
@@ -553,12 +564,43 @@ def _carrier_geometry(cam: PinholeCamera, rng, full: bool, face_frac_on_carrier:
     return width, width / aspect, distance
 
 
+# A bent print is a cylinder whose arc spans this many radians over the sheet's width (sign: towards or away
+# from the camera). Hand-held prints sag mildly: 0.45-1.2 rad on an A4 sheet (21 cm) is a radius of 17-47 cm,
+# 1-3 cm of sag. Set per sheet rather than as one curvature so that a large sheet (full framing) does not
+# roll up into a tube.
+BEND_ARC = (0.45, 1.2)
+
+
+def _bend_arc(spec: ClipSpec) -> float:
+    """Signed arc angle of a bent print (own stream: the other draws of the clip stay as they were)."""
+    g = np.random.default_rng([spec.seed, 5])
+    return float(g.choice([-1, 1]) * g.uniform(*BEND_ARC))
+
+
+def _bent_cover(arc: float, half_width_over_distance: float) -> float:
+    """Width factor for a bent sheet to reach as far out in the image as the flat one would (convex case:
+    the sides recede, worst case), so that a full-framing bent print still fills the view.
+
+    A sheet of width ``w`` bent by ``arc`` reaches ``x = R sin(arc / 2)`` at depth ``d + R (1 - cos(arc / 2))``
+    (``R = w / arc``); equating ``x / depth`` with the flat sheet's ``k = w_flat / (2 d)`` gives ``w / w_flat``.
+    """
+    a = abs(arc) / 2
+    if a < 1e-6:
+        return 1.0
+    k = half_width_over_distance
+    return a / max(np.sin(a) - k * (1 - np.cos(a)), 0.2)
+
+
 def _print_clip(spec, rng, noise_rng, model, look, scene, rec_scene_name, clean, full, with_depth):
     cam = look.camera
     n = spec.frames
     bent = spec.pai == "print_bent"
+    arc = _bend_arc(spec) if bent else 0.0
+    full_scale = 1.3
+    if full and bent:
+        full_scale *= _bent_cover(arc, full_scale * cam.width / (2 * cam.focal))
     if full:  # the print is a full camera view, 1.3x the frame, rendered at the same pixel density
-        pcam = cam.enlarged(1.3)
+        pcam = cam.enlarged(full_scale)
         rec_scene = SceneLook.make(rec_scene_name, pcam, rng, 1, ego_motion=False) if not clean else None
         head = head_track(rng, 1, "still")
         photo_scene = rec_scene or SceneLook.make(spec.scene, pcam, rng, 1, ego_motion=False)
@@ -592,10 +634,16 @@ def _print_clip(spec, rng, noise_rng, model, look, scene, rec_scene_name, clean,
         full,
         _face_fraction(pcam, head[0].t[2]) / (1 + 2 * margin),
         texture.shape[1] / texture.shape[0],
+        full_scale,
     )
     track = carrier_track(rng, n, distance, "hand", rot=0.45 if full else 1.0)
-    curvature = rng.choice([-1, 1]) * rng.uniform(2.5, 7.0) if bent else 0.0
-    sheet = bent_sheet(width, height, curvature, texture.shape) if bent else None
+    texture = _prefilter(texture, texture.shape[1] / (cam.focal * width / distance))
+    sheet = bent_sheet(width, height, arc / width, texture.shape) if bent else None
+    sheet_lm = (
+        sheet_point_weights(content_lm + border_px, texture.shape)
+        if bent and content_lm is not None
+        else None
+    )
     for i in range(n):
         frame, bg_corners = scene.background_layer(cam, i)
         pose = scene.ego[i].compose(track[i])
@@ -620,15 +668,19 @@ def _print_clip(spec, rng, noise_rng, model, look, scene, rec_scene_name, clean,
                 scene.ambient,
                 with_depth=with_depth,
             )
-            if layer is None:
-                continue
-            layer.paste(frame, None if clean else scene.light_gain)
+            if layer is not None:  # else the sheet is out of view: the frame shows the background only
+                layer.paste(frame, None if clean else scene.light_gain)
+                if sheet_lm is not None:
+                    ids, weights = sheet_lm
+                    lm = (weights[..., None] * layer.points[ids]).sum(1).astype(np.float32)
             if with_depth:
-                h, w = layer.layer.shape[:2]
                 alpha = np.zeros(frame.shape[:2], np.float32)
-                alpha[layer.y0 : layer.y0 + h, layer.x0 : layer.x0 + w] = layer.layer[..., 3]
+                if layer is not None:
+                    h, w = layer.layer.shape[:2]
+                    alpha[layer.y0 : layer.y0 + h, layer.x0 : layer.x0 + w] = layer.layer[..., 3]
                 mask = alpha > 0.5
-                depth = np.where(mask, layer.full_depth(frame.shape[:2]), plane_depth(bg_corners, cam, ~mask))
+                sheet_depth = layer.full_depth(frame.shape[:2]) if layer is not None else np.inf
+                depth = np.where(mask, sheet_depth, plane_depth(bg_corners, cam, ~mask))
         else:
             corners = plane_corners(width, height, pose)
             layer, H = render_plane(texture, corners, cam)
@@ -638,6 +690,16 @@ def _print_clip(spec, rng, noise_rng, model, look, scene, rec_scene_name, clean,
                 mask = layer[..., 3] > 0.5
                 depth = np.where(mask, plane_depth(corners, cam, mask), plane_depth(bg_corners, cam, ~mask))
         yield SimFrame(look.capture(frame * scene.exposure, noise_rng), depth, mask, lm)
+
+
+def _prefilter(texture: np.ndarray, texels_per_pixel: float) -> np.ndarray:
+    """Low-pass a carrier texture that the camera sees minified (``texels_per_pixel`` > 1), as a camera pixel
+    integrates over its footprint: the warp samples the texture at points, and without this a fine pattern
+    (the print's halftone) would alias into bold moiré that no real capture shows."""
+    if texels_per_pixel <= 1.05:
+        return texture
+    sigma = 0.35 * np.sqrt(texels_per_pixel**2 - 1.0)
+    return cv2.GaussianBlur(texture, (0, 0), sigma)
 
 
 def _map_points(H: np.ndarray, pts: np.ndarray | None) -> np.ndarray | None:
