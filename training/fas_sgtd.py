@@ -82,7 +82,11 @@ class SGTDConfig:
     input_size: int = 256
     stem: int = 64
     widths: tuple = (128, 192, 128)  # the three RSGBs of each of the three blocks
-    head: tuple = (128, 64)  # the two RSGBs of the depth head (then conv3x3 -> 1 + ReLU)
+    head: tuple = (128, 64)  # the two RSGBs of the depth head (then conv3x3 -> 1 + depth_activation)
+    # The paper ends the depth head with a ReLU. Trained with AdamW on our data that ReLU died (every
+    # pre-activation negative -> all-zero maps and zero gradient for good: half the targets are all-zero
+    # spoof maps). A sigmoid keeps the label range [0, 1] and always passes a gradient. "relu" = the paper.
+    depth_activation: str = "sigmoid"
     ststb_compress: int = 32
     ststb_out: int = 128
     gru_hidden: int = 64
@@ -102,6 +106,8 @@ class SGTDConfig:
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
         self.head = tuple(int(w) for w in self.head)
+        if self.depth_activation not in ("sigmoid", "relu"):
+            raise ValueError(f"depth_activation must be 'sigmoid' or 'relu', got {self.depth_activation!r}")
         if self.input_size % 8:
             raise ValueError(f"input_size must be a multiple of 8, got {self.input_size}")
         if len(self.widths) != 3 or len(self.head) != 2:
@@ -138,8 +144,13 @@ class SGTDConfig:
     def lite(cls, **overrides) -> SGTDConfig:
         """CPU real-time variant: 128 px input, 16x16 depth, narrow widths (see ``report()``)."""
         base = dict(
-            input_size=128, stem=16, widths=(16, 24, 16), head=(24, 16),
-            ststb_compress=4, ststb_out=8, gru_hidden=16,
+            input_size=128,
+            stem=16,
+            widths=(16, 24, 16),
+            head=(24, 16),
+            ststb_compress=4,
+            ststb_out=8,
+            gru_hidden=16,
         )
         base.update(overrides)
         return cls(**base)
@@ -148,8 +159,14 @@ class SGTDConfig:
     def tiny(cls, **overrides) -> SGTDConfig:
         """For unit tests only: 32 px input, 4x4 depth, a handful of channels, Nf = 4 (3 pairs)."""
         base = dict(
-            input_size=32, stem=4, widths=(4, 6, 4), head=(6, 4),
-            ststb_compress=2, ststb_out=4, gru_hidden=3, num_frames=4,
+            input_size=32,
+            stem=4,
+            widths=(4, 6, 4),
+            head=(6, 4),
+            ststb_compress=2,
+            ststb_out=4,
+            gru_hidden=3,
+            num_frames=4,
         )
         base.update(overrides)
         return cls(**base)
@@ -257,7 +274,7 @@ class SingleFrameBackbone(nn.Module):
             RSGB(3 * w[2], cfg.head[0]),
             RSGB(cfg.head[0], cfg.head[1]),
             nn.Conv2d(cfg.head[1], 1, 3, padding=1),
-            nn.ReLU(inplace=True),
+            nn.Sigmoid() if cfg.depth_activation == "sigmoid" else nn.ReLU(inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
@@ -361,7 +378,9 @@ class PairFeatures(nn.Module):
         self.proj = conv_bn_relu(2 * 3 * cfg.widths[2], cfg.ststb_out)
 
     def forward(self, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        pooled = [_resize(self.pool(f), self.depth_size, n) for f, n in zip(feats, self.pooled_sizes, strict=True)]
+        pooled = [
+            _resize(self.pool(f), self.depth_size, n) for f, n in zip(feats, self.pooled_sizes, strict=True)
+        ]
         x = torch.cat(pooled, dim=1).unflatten(0, (-1, self.num_frames))
         return self.proj(torch.cat([x[:, :-1], x[:, 1:]], dim=2).flatten(0, 1))
 
@@ -391,8 +410,12 @@ class ConvGRUCell(nn.Module):
         zero tensor: keeps the batch size symbolic in exported graphs)."""
         if h is None:
             k = self.hidden
-            _, u = torch.sigmoid(F.conv2d(x, self.gates.weight[:, k:], self.gates.bias, padding=self.padding)).chunk(2, 1)
-            return u * torch.tanh(F.conv2d(x, self.candidate.weight[:, k:], self.candidate.bias, padding=self.padding))
+            _, u = torch.sigmoid(
+                F.conv2d(x, self.gates.weight[:, k:], self.gates.bias, padding=self.padding)
+            ).chunk(2, 1)
+            return u * torch.tanh(
+                F.conv2d(x, self.candidate.weight[:, k:], self.candidate.bias, padding=self.padding)
+            )
         r, u = torch.sigmoid(self.gates(torch.cat([h, x], dim=1))).chunk(2, dim=1)
         h_hat = torch.tanh(self.candidate(torch.cat([r * h, x], dim=1)))
         return (1.0 - u) * h + u * h_hat

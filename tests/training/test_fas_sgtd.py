@@ -9,6 +9,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from livenessapp_training import losses
 from livenessapp_training.fas_sgtd import (
     FASSGTD,
@@ -17,7 +19,6 @@ from livenessapp_training.fas_sgtd import (
     SGTDConfig,
     SobelGradient,
 )
-from torch import nn
 
 VARIANTS = {
     "model1_single_frame": dict(multi_frame=False),
@@ -108,7 +109,9 @@ def test_convgru_cell_is_eq9():
     hx = torch.cat([h, x], 1)
     r = torch.sigmoid(F.conv2d(hx, wr, br, padding=1))
     u = torch.sigmoid(F.conv2d(hx, wu, bu, padding=1))
-    h_hat = torch.tanh(F.conv2d(torch.cat([r * h, x], 1), cell.candidate.weight, cell.candidate.bias, padding=1))
+    h_hat = torch.tanh(
+        F.conv2d(torch.cat([r * h, x], 1), cell.candidate.weight, cell.candidate.bias, padding=1)
+    )
     want = (1 - u) * h + u * h_hat
     assert torch.allclose(cell(x, h), want, atol=1e-6)
     # h = None is H_0 = 0, computed without a zero tensor
@@ -207,7 +210,27 @@ def test_variant_shapes_and_outputs(variant):
         no_mask = model(frames)
     ones = losses.liveness_score(no_mask.p_live, no_mask.depth_fusion, None, cfg.beta)
     assert torch.allclose(no_mask.score, ones)
-    assert (out.depth_single >= 0).all()  # ReLU output
+    assert (out.depth_single >= 0).all()  # sigmoid (default) or ReLU output
+
+
+@pytest.mark.parametrize(("activation", "alive"), [("sigmoid", True), ("relu", False)])
+def test_depth_head_passes_a_gradient_when_every_preactivation_is_negative(activation, alive):
+    """The dead-ReLU failure we met in training: a head whose pre-activations are all negative outputs
+    zeros and never recovers with the paper's ReLU; the default sigmoid still learns."""
+    cfg = SGTDConfig.tiny(depth_activation=activation)
+    model = FASSGTD(cfg)
+    last_conv = model.backbone.head[-2]
+    with torch.no_grad():
+        last_conv.bias.fill_(-8.0)
+    _, depth = model.encode(torch.randn(2, 3, cfg.input_size, cfg.input_size))
+    ((depth - 0.5) ** 2).mean().backward()
+    grad = last_conv.weight.grad.abs().sum().item()
+    assert (grad > 0) is alive
+
+
+def test_depth_activation_is_checked():
+    with pytest.raises(ValueError, match="depth_activation"):
+        SGTDConfig.tiny(depth_activation="tanh")
 
 
 # -- the two training stages -----------------------------------------------------------------------------
