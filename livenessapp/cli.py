@@ -31,6 +31,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold", type=float, default=None, help="override the model's calibrated threshold"
     )
+    parser.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="run a model whose files do not match the SHA-256 in its model card NAME.md (refused otherwise)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +84,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(bench)
 
     sub.add_parser("cameras", help="list the cameras OpenCV can open")
+
+    soak = sub.add_parser(
+        "soak", help="long run through the real engine: memory growth, queue sizes, drops, errors"
+    )
+    soak.add_argument("--source", default="demo", help="source to stream, looping (default: the demo clip)")
+    soak.add_argument("--minutes", type=float, default=30.0, help="how long to run (default: 30)")
+    soak.add_argument(
+        "--report-every", type=float, default=60.0, help="seconds between progress lines (default: 60)"
+    )
+    soak.add_argument(
+        "--warmup",
+        type=float,
+        default=None,
+        help="seconds before the RSS baseline (default: 10%% of the run, 5-60)",
+    )
+    soak.add_argument(
+        "--max-growth-mb",
+        type=float,
+        default=50.0,
+        help="exit 1 when RSS grows more than this after the warm-up (default: 50)",
+    )
+    soak.add_argument(
+        "--fast",
+        action="store_true",
+        help="do not pace the file at its frame rate (stress: as fast as possible)",
+    )
+    _add_model_options(soak)
     return parser
 
 
@@ -106,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from livenessapp.gui.app import run_gui
 
         return run_gui(args)
+    if command == "soak":
+        from livenessapp.soak import soak_command
+
+        return soak_command(args)
     from livenessapp import headless
 
     handler = {
@@ -125,4 +161,6 @@ def _model_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--provider", args.provider]
     if args.threshold is not None:
         argv += ["--threshold", str(args.threshold)]
+    if getattr(args, "allow_unverified", False):
+        argv += ["--allow-unverified"]
     return argv

@@ -25,6 +25,8 @@ per window score, :meth:`KioskMachine.tick` from a timer. Each returns the :clas
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import math
@@ -38,6 +40,7 @@ from pathlib import Path
 __all__ = [
     "INSTRUCTION",
     "AuditLog",
+    "AuditLogError",
     "KioskConfig",
     "KioskEvent",
     "KioskMachine",
@@ -251,16 +254,33 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+class AuditLogError(RuntimeError):
+    """An audit line (or its image) could not be written; nothing partial was left in the log."""
+
+
+def _lock_file(fd: int) -> None:
+    """Serialise writers of one log (several kiosks on a shared file); a no-op where flock is missing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: O_APPEND alone
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+
+
 @dataclass
 class AuditLog:
     """Append-only JSONL audit log, one line per decision, ``fsync``'d per line.
 
     Line: ``{"time": ISO-8601 local with offset, "score", "verdict": "PASS"|"FAIL"|"RETRY", "confidence",
     "windows", "threshold", "model": file name, "model_sha256", ...extra}``. No images unless
-    ``save_images`` is set: then a face image is written next to the log (``<log stem>-images/``) and its
-    file name recorded as ``"image"``. The file is opened in append mode for every line (``O_APPEND``), so
-    concurrent kiosks on one file never overwrite each other's lines and a crash loses at most the line
-    being written.
+    ``save_images`` is set: then a face image is written next to the log (``<log stem>-images/``, atomically:
+    temp file + rename) and its file name recorded as ``"image"``.
+
+    Each line is one ``write`` on a descriptor opened with ``O_APPEND`` under an exclusive ``flock``, then
+    ``fsync``'d: concurrent kiosks on one file never interleave or overwrite lines. A failed write (a full
+    disk: ``ENOSPC``) truncates the log back to its previous length, removes the line's image and raises
+    :class:`AuditLogError` with a message for the operator: the log never holds a partial line. A crash
+    (power loss) can still tear the last line; :meth:`read` skips such a line.
     """
 
     path: Path
@@ -273,13 +293,14 @@ class AuditLog:
         self.path = Path(self.path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.skipped_lines = 0  # torn lines met by read()
 
     @property
     def image_dir(self) -> Path:
         return self.path.with_name(f"{self.path.stem}-images")
 
     def append(self, event: KioskEvent, threshold: float | None = None, image_bgr=None, **fields) -> dict:
-        """Write one decision line; returns the record."""
+        """Write one decision line; returns the record. Raises :class:`AuditLogError` when it cannot."""
         when = datetime.now().astimezone()
         record = {
             "time": when.isoformat(timespec="milliseconds"),
@@ -293,27 +314,85 @@ class AuditLog:
         }
         record.update(self.extra)
         record.update(fields)
+        image_path: Path | None = None
         if self.save_images and image_bgr is not None:
-            record["image"] = self._save_image(image_bgr, when)
+            image_path = self._save_image(image_bgr, when)
+            record["image"] = f"{self.image_dir.name}/{image_path.name}"
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        try:
+            self._append_line(line)
+        except OSError as exc:
+            if image_path is not None:
+                with contextlib.suppress(OSError):
+                    image_path.unlink()
+            raise AuditLogError(_describe(exc, self.path, "this decision's audit line")) from exc
+        return record
+
+    def _append_line(self, line: bytes) -> None:
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             try:
-                os.write(fd, line)
-                os.fsync(fd)
+                _lock_file(fd)
+                size = os.fstat(fd).st_size
+                try:
+                    written = os.write(fd, line)
+                    if written != len(line):  # a short write: the disk filled up mid-line
+                        raise OSError(
+                            errno.ENOSPC, "No space left on device (short write)", os.fspath(self.path)
+                        )
+                    os.fsync(fd)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, size)  # no partial line stays in the log
+                        os.fsync(fd)
+                    raise
             finally:
-                os.close(fd)
-        return record
+                os.close(fd)  # also releases the flock
 
-    def _save_image(self, image_bgr, when: datetime) -> str:
+    def _save_image(self, image_bgr, when: datetime) -> Path:
         import cv2
 
-        self.image_dir.mkdir(parents=True, exist_ok=True)
         name = f"{when:%Y%m%d-%H%M%S}-{when.microsecond // 1000:03d}.png"
-        cv2.imwrite(str(self.image_dir / name), image_bgr)
-        return f"{self.image_dir.name}/{name}"
+        target = self.image_dir / name
+        tmp = self.image_dir / f".{name}.partial"
+        try:
+            ok, data = cv2.imencode(".png", image_bgr)
+            if not ok:
+                raise AuditLogError(
+                    f"the decision image could not be encoded (shape {getattr(image_bgr, 'shape', '?')})"
+                )
+            self.image_dir.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(data.tobytes())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise AuditLogError(
+                _describe(exc, self.image_dir, "the decision image and its audit line")
+            ) from exc
+        return target
 
     def read(self) -> list[dict]:
+        """The records; a torn line (a crash mid-write) is skipped and counted in ``skipped_lines``."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        records, self.skipped_lines = [], 0
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                self.skipped_lines += 1
+        return records
+
+
+def _describe(exc: OSError, where: Path, what: str) -> str:
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"the disk is full ({where}): {what} was not written. Free some space on that disk."
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"no permission to write {where}: {what} was not written. Fix the folder's permissions."
+    return f"writing {where} failed ({exc.strerror or exc}): {what} was not written."

@@ -1,11 +1,14 @@
 """The FAS-SGTD ONNX model group as the app runs it (onnxruntime only, no torch).
 
-A model named NAME is three graphs in one folder (``contracts.md``): ``NAME.onnx`` (full graph, Nf frames
+A model named NAME is four graphs in one folder (``contracts.md``): ``NAME.onnx`` (full graph, Nf frames
 -> Eq. 18 score), ``NAME.encoder.onnx`` (one frame -> per-level features F_1..F_3 and the single-frame depth
-D_single) and ``NAME.temporal.onnx`` (the Nf cached features of a window -> D_fusion, logits, p_live and
-the Eq. 18 score). Everything the app needs to prepare inputs (input size, Nf, sampling interval,
-normalisation, crop scale, depth size, threshold, alpha / beta) is read from the ``livenessapp.*``
-metadata_props: nothing is duplicated here.
+D_single), ``NAME.pair.onnx`` (the features of two consecutive sampled frames -> the STSTB output of that
+pair, computed once when the newer frame arrives and cached) and ``NAME.temporal.onnx`` (the Nf-1 cached
+pair outputs of a window, D_single and masks -> D_fusion, logits, p_live and the Eq. 18 score). This is
+``livenessapp.format`` "2"; format "1" (no pair graph, a temporal graph on the Nf frames' features) is
+refused with a message to re-export (the training checkpoint exports to format 2 unchanged). Everything
+the app needs to prepare inputs (input size, Nf, sampling interval, normalisation, crop scale, depth size,
+threshold, alpha / beta) is read from the ``livenessapp.*`` metadata_props: nothing is duplicated here.
 
 Execution providers are tried in order (TensorRT only when asked for, CUDA, CPU); the provider actually
 used is read back from ``session.get_providers()`` and a :class:`UserWarning` is issued when the requested
@@ -45,16 +48,23 @@ _REQUIRED_KEYS = (
     "livenessapp.alpha",
     "livenessapp.beta",
 )
+FORMAT = "2"
 FULL_INPUTS = ("frames", "masks")
 FULL_OUTPUTS = ("depth_single", "depth_fusion", "logits", "p_live", "score")
 ENCODER_INPUTS = ("image",)
 ENCODER_OUTPUTS = ("feat1", "feat2", "feat3", "depth_single")
-TEMPORAL_INPUTS = ("feat1", "feat2", "feat3", "depth_single", "masks")
+PAIR_INPUTS = ("prev_feat1", "prev_feat2", "prev_feat3", "feat1", "feat2", "feat3")
+PAIR_OUTPUTS = ("pair",)
+TEMPORAL_INPUTS = ("pairs", "depth_single", "masks")
 TEMPORAL_OUTPUTS = ("depth_fusion", "logits", "p_live", "score")
+GRAPHS = ("full", "encoder", "pair", "temporal")
 
 
 class ModelError(RuntimeError):
     """The model files are missing, damaged, not ONNX, or do not follow the livenessapp format."""
+
+
+_REEXPORT = "Export the model again with 'liveness-train export' and keep the files of one export together."
 
 
 @dataclass(frozen=True)
@@ -106,13 +116,27 @@ class ModelMeta:
                 config=config,
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"{where} has malformed livenessapp metadata: {exc}") from exc
-        if meta.format != "1":
-            raise ModelError(f"{where} is livenessapp format {meta.format!r}; this app reads format '1'")
+            raise ModelError(f"{where} has malformed livenessapp metadata: {exc}. {_REEXPORT}") from exc
+        if meta.format == "1":
+            raise ModelError(
+                f"{where} is livenessapp format '1' (streaming graphs without the cached pair graph); this app "
+                f"reads format '{FORMAT}'. Export the model again with 'liveness-train export RUN_FOLDER "
+                "--out DIR --name NAME' (the training checkpoint is unchanged) to get NAME.onnx, "
+                "NAME.encoder.onnx, NAME.pair.onnx and NAME.temporal.onnx."
+            )
+        if meta.format != FORMAT:
+            raise ModelError(
+                f"{where} is livenessapp format {meta.format!r}; this app reads format '{FORMAT}' (a newer "
+                "app may read it, or export the model again with this version's 'liveness-train export')"
+            )
         if meta.num_frames < 2 or meta.frame_interval < 1 or meta.input_size < 8 or meta.depth_size < 1:
-            raise ModelError(f"{where} has implausible metadata: {meta}")
+            raise ModelError(
+                f"{where} has implausible metadata (input_size {meta.input_size}, num_frames "
+                f"{meta.num_frames}, frame_interval {meta.frame_interval}, depth_size {meta.depth_size}). "
+                f"{_REEXPORT}"
+            )
         if norm.get("color", "RGB") != "RGB" or norm.get("layout", "NCHW") != "NCHW":
-            raise ModelError(f"{where} expects {norm}; this app feeds RGB NCHW")
+            raise ModelError(f"{where} expects {norm}; this app feeds RGB NCHW. {_REEXPORT}")
         return meta
 
 
@@ -135,14 +159,11 @@ class GraphOutput:
 
 
 def sibling_paths(path: str | os.PathLike) -> dict[str, Path]:
-    """``{"full": NAME.onnx, "encoder": NAME.encoder.onnx, "temporal": NAME.temporal.onnx}``."""
+    """``{"full": NAME.onnx, "encoder": NAME.encoder.onnx, "pair": NAME.pair.onnx, "temporal":
+    NAME.temporal.onnx}``."""
     p = Path(path)
     stem = p.name[: -len(".onnx")] if p.name.endswith(".onnx") else p.name
-    return {
-        "full": p,
-        "encoder": p.with_name(f"{stem}.encoder.onnx"),
-        "temporal": p.with_name(f"{stem}.temporal.onnx"),
-    }
+    return {"full": p, **{g: p.with_name(f"{stem}.{g}.onnx") for g in GRAPHS[1:]}}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -154,8 +175,11 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def default_threads() -> int:
-    """Intra-op threads: half the cores (the other half runs capture and face tracking), 1..4."""
-    return max(1, min(4, (os.cpu_count() or 2) // 2))
+    """Intra-op threads: every core, 1..4. The face mesh runs only on sampled frames, just before their
+    inference, so the two rarely overlap and the encoder can use the cores tracking leaves idle (spinning is
+    off, so idle ORT threads do not take them back). On the 2-core reference machine, under load, 2 threads
+    gave ~3x real time and ~30 ms median latency where 1 thread gave ~2x and ~50 ms (``livenessapp bench``)."""
+    return max(1, min(4, os.cpu_count() or 2))
 
 
 def _provider_chain(provider: str) -> list[str]:
@@ -183,7 +207,9 @@ def _quiet_ort():
 
 
 class LivenessModel:
-    """A loaded model group: ``encode`` (per frame), ``temporal`` (per window), ``full`` (recompute).
+    """A loaded model group: ``encode`` (per sampled frame), ``pair`` (per new pair of consecutive sampled
+    frames), ``temporal`` (per window, on the cached pairs), ``window`` (pair + temporal on a whole window),
+    ``full`` (recompute from the frames).
 
     Attributes: ``path``, ``meta`` (:class:`ModelMeta`), ``provider`` (short name actually used: "cpu",
     "cuda", "tensorrt"), ``requested_provider``, ``providers`` (the session's full list), ``sha256`` (of the
@@ -208,19 +234,12 @@ class LivenessModel:
     def load(
         cls, path: str | os.PathLike, provider: str = "auto", threads: int | None = None
     ) -> LivenessModel:
-        """Load ``NAME.onnx`` and its ``.encoder.onnx`` / ``.temporal.onnx`` siblings.
+        """Load ``NAME.onnx`` and its ``.encoder.onnx`` / ``.pair.onnx`` / ``.temporal.onnx`` siblings.
 
-        Raises :class:`ModelError` for a missing, truncated or non-ONNX file, missing metadata or input
-        shapes that do not match the metadata.
+        Raises :class:`ModelError` for a missing, truncated or non-ONNX file, missing metadata, an old
+        format or input shapes that do not match the metadata.
         """
         paths = sibling_paths(Path(path).expanduser())
-        for graph, p in paths.items():
-            if not p.is_file():
-                what = "model" if graph == "full" else f"streaming {graph} graph"
-                raise ModelError(
-                    f"{what} not found: {p}. A model is NAME.onnx + NAME.encoder.onnx + NAME.temporal.onnx "
-                    "as written by 'liveness-train export'."
-                )
         chain = _provider_chain(provider)
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads or default_threads()
@@ -230,8 +249,17 @@ class LivenessModel:
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # do not burn the shared cores
         so.log_severity_level = 3
         sessions: dict[str, ort.InferenceSession] = {}
-        with _quiet_ort():
-            for graph, p in paths.items():
+        metas: dict[str, ModelMeta] = {}
+        # The full graph first: its format says which siblings the model has, so that an old-format model
+        # is reported as such rather than as a missing pair graph.
+        for graph, p in paths.items():
+            if not p.is_file():
+                what = "model" if graph == "full" else f"streaming {graph} graph"
+                raise ModelError(
+                    f"{what} not found: {p}. A model is NAME.onnx + NAME.encoder.onnx + NAME.pair.onnx + "
+                    "NAME.temporal.onnx as written by 'liveness-train export'."
+                )
+            with _quiet_ort():
                 try:
                     sessions[graph] = ort.InferenceSession(os.fspath(p), so, providers=chain)
                 except Exception as exc:  # onnxruntime raises its own exception types
@@ -240,16 +268,15 @@ class LivenessModel:
                         "The file may be truncated (an interrupted download or export) or not ONNX; export it "
                         "again with 'liveness-train export'."
                     ) from exc
-        metas = {}
-        for graph, sess in sessions.items():
-            props = dict(sess.get_modelmeta().custom_metadata_map)
-            metas[graph] = ModelMeta.from_props(props, where=paths[graph].name)
+            props = dict(sessions[graph].get_modelmeta().custom_metadata_map)
+            metas[graph] = ModelMeta.from_props(props, where=p.name)
             if props.get("livenessapp.graph", graph) != graph:
                 raise ModelError(
-                    f"{paths[graph].name} says it is the {props['livenessapp.graph']!r} graph, not {graph!r}"
+                    f"{p.name} says it is the {props['livenessapp.graph']!r} graph, not {graph!r} (files "
+                    f"renamed or mixed up). {_REEXPORT}"
                 )
         meta = metas["full"]
-        for graph in ("encoder", "temporal"):
+        for graph in GRAPHS[1:]:
             m = metas[graph]
             if (m.input_size, m.num_frames, m.depth_size, m.config) != (
                 meta.input_size,
@@ -257,7 +284,9 @@ class LivenessModel:
                 meta.depth_size,
                 meta.config,
             ):
-                raise ModelError(f"{paths[graph].name} belongs to another model than {paths['full'].name}")
+                raise ModelError(
+                    f"{paths[graph].name} belongs to another model than {paths['full'].name}. {_REEXPORT}"
+                )
         model = cls(paths["full"], meta, sessions, provider)
         model.threads = so.intra_op_num_threads
         model._check_shapes()
@@ -285,31 +314,34 @@ class LivenessModel:
             for name, shape in expected.items():
                 tail = got[name][1:]
                 if len(got[name]) != len(shape) + 1 or any(
-                    isinstance(a, int) and a != b for a, b in zip(tail, shape, strict=False)
+                    isinstance(a, int) and b is not None and a != b for a, b in zip(tail, shape, strict=False)
                 ):
+                    dims = ", ".join("C" if b is None else str(b) for b in shape)
                     raise ModelError(
-                        f"{graph} graph input {name!r} has shape {got[name]}, expected [batch, {', '.join(map(str, shape))}] "
-                        "from the metadata"
+                        f"{graph} graph input {name!r} has shape {got[name]}, expected [batch, {dims}] "
+                        f"from the metadata. {_REEXPORT}"
                     )
             outs = {o.name for o in sess.get_outputs()}
             return got if outs else got
 
         check("full", FULL_INPUTS, {"frames": (nf, 3, s, s), "masks": (nf, 1, d, d)})
         check("encoder", ENCODER_INPUTS, {"image": (3, s, s)})
-        tem = check("temporal", TEMPORAL_INPUTS, {"depth_single": (nf, 1, d, d), "masks": (nf, 1, d, d)})
-        for k in ("feat1", "feat2", "feat3"):
-            if len(tem[k]) != 5 or (isinstance(tem[k][1], int) and tem[k][1] != nf):
-                raise ModelError(
-                    f"temporal graph input {k!r} has shape {tem[k]}, expected [batch, {nf}, C, h, w]"
-                )
+        levels = {f"feat{i + 1}": (None, s >> i, s >> i) for i in range(3)}
+        check("pair", PAIR_INPUTS, {**levels, **{f"prev_{k}": v for k, v in levels.items()}})
+        check(
+            "temporal",
+            TEMPORAL_INPUTS,
+            {"pairs": (nf - 1, None, d, d), "depth_single": (nf, 1, d, d), "masks": (nf, 1, d, d)},
+        )
         for graph, names in (
             ("full", FULL_OUTPUTS),
             ("encoder", ENCODER_OUTPUTS),
+            ("pair", PAIR_OUTPUTS),
             ("temporal", TEMPORAL_OUTPUTS),
         ):
             outs = [o.name for o in self._sessions[graph].get_outputs()]
             if any(n not in outs for n in names):
-                raise ModelError(f"{graph} graph outputs are {outs}, expected {list(names)}")
+                raise ModelError(f"{graph} graph outputs are {outs}, expected {list(names)}. {_REEXPORT}")
 
     # -------------------------------------------------------------------------------------------------
     @property
@@ -345,19 +377,36 @@ class LivenessModel:
         f1, f2, f3, ds = self._sessions["encoder"].run(list(ENCODER_OUTPUTS), {"image": x})
         return (f1, f2, f3), ds
 
-    def temporal(
-        self,
-        feats: tuple[np.ndarray, np.ndarray, np.ndarray] | list[np.ndarray],
-        depth_single: np.ndarray,
-        masks: np.ndarray,
-    ) -> GraphOutput:
-        """Temporal graph on a window of cached encoder outputs: ``feats`` each ``[B, Nf, C, h, w]``,
-        ``depth_single`` / ``masks`` ``[B, Nf, 1, d, d]``."""
-        feed = {f"feat{i + 1}": np.ascontiguousarray(f, dtype=np.float32) for i, f in enumerate(feats)}
-        feed["depth_single"] = np.ascontiguousarray(depth_single, dtype=np.float32)
-        feed["masks"] = np.ascontiguousarray(masks, dtype=np.float32)
+    def pair(self, prev_feats, feats) -> np.ndarray:
+        """Pair graph: the encoder features of two consecutive sampled frames (``prev_feats`` of frame t,
+        ``feats`` of frame t+1, each ``(feat1, feat2, feat3)`` ``[B, C, h, w]``) -> the pair's STSTB output
+        ``[B, P, d, d]``. It does not change when the window slides: compute it once per new frame."""
+        feed = {
+            f"prev_feat{i + 1}": np.ascontiguousarray(f, dtype=np.float32) for i, f in enumerate(prev_feats)
+        }
+        feed.update({f"feat{i + 1}": np.ascontiguousarray(f, dtype=np.float32) for i, f in enumerate(feats)})
+        return self._sessions["pair"].run(list(PAIR_OUTPUTS), feed)[0]
+
+    def temporal(self, pairs: np.ndarray, depth_single: np.ndarray, masks: np.ndarray) -> GraphOutput:
+        """Temporal graph on a window of cached outputs: ``pairs [B, Nf-1, P, d, d]`` (pair t = frames
+        (t, t+1), oldest first), ``depth_single`` / ``masks`` ``[B, Nf, 1, d, d]``."""
+        feed = {
+            "pairs": np.ascontiguousarray(pairs, dtype=np.float32),
+            "depth_single": np.ascontiguousarray(depth_single, dtype=np.float32),
+            "masks": np.ascontiguousarray(masks, dtype=np.float32),
+        }
         fusion, logits, p_live, score = self._sessions["temporal"].run(list(TEMPORAL_OUTPUTS), feed)
         return GraphOutput(fusion, logits, p_live, score, depth_single=feed["depth_single"])
+
+    def window(self, feats, depth_single: np.ndarray, masks: np.ndarray) -> GraphOutput:
+        """Pair + temporal graphs on a whole window of encoder outputs (no cache): ``feats`` each
+        ``[B, Nf, C, h, w]``, ``depth_single`` / ``masks`` ``[B, Nf, 1, d, d]``. The engine caches the pairs
+        instead; this is for offline use and checks."""
+        b, nf = depth_single.shape[:2]
+        prev = [np.asarray(f)[:, :-1].reshape(b * (nf - 1), *f.shape[2:]) for f in feats]
+        nxt = [np.asarray(f)[:, 1:].reshape(b * (nf - 1), *f.shape[2:]) for f in feats]
+        pairs = self.pair(prev, nxt)
+        return self.temporal(pairs.reshape(b, nf - 1, *pairs.shape[1:]), depth_single, masks)
 
     def full(self, frames: np.ndarray, masks: np.ndarray) -> GraphOutput:
         """Full graph (every frame re-encoded): ``frames [B, Nf, 3, H, W]``, ``masks [B, Nf, 1, d, d]``."""

@@ -22,9 +22,11 @@ def default_model_path() -> Path:
 
 
 def list_models(folder: Path = MODELS_DIR) -> list[Path]:
-    """Full-graph models in ``folder`` (the streaming ``*.encoder.onnx`` / ``*.temporal.onnx`` siblings excluded)."""
+    """Full-graph models in ``folder`` (the streaming ``*.encoder.onnx`` / ``*.pair.onnx`` / ``*.temporal.onnx`` siblings excluded)."""
     if not folder.is_dir():
         return []
     return sorted(
-        p for p in folder.glob("*.onnx") if not p.name.endswith((".encoder.onnx", ".temporal.onnx"))
+        p
+        for p in folder.glob("*.onnx")
+        if not p.name.endswith((".encoder.onnx", ".pair.onnx", ".temporal.onnx"))
     )

@@ -18,6 +18,12 @@ the commit record. A process that dies mid-recording leaves at most a hidden ``.
 final ``<clip>.mp4`` or ``<clip>.json`` (and never a sidecar without its video);
 :func:`remove_partials` cleans the leftovers.
 
+Write failures (a full disk, a folder that went away, no permission) are never silent: the encoder checks
+the free space every second of video (OpenCV's video writer itself does not report a failed write) and
+stops with ``ENOSPC`` below ``min_free_mb``; any ``OSError`` while writing or publishing raises
+:class:`RecordingError` whose message says what happened and what to do, and leaves nothing behind (the
+temporary file and anything already published of the clip are removed).
+
 Frames are encoded on a background thread (:class:`ClipRecorder` with ``threaded=True``, the default), so a
 capture thread that calls :meth:`ClipRecorder.write` is never held up by the encoder; when the encoder falls
 more than ``max_queue`` frames behind, frames are dropped and counted.
@@ -28,10 +34,12 @@ Qt-free (numpy + cv2 only).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import queue
 import re
+import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -47,7 +55,9 @@ __all__ = [
     "ClipMeta",
     "ClipRecorder",
     "RecordedClip",
+    "RecordingError",
     "atomic_write_bytes",
+    "describe_os_error",
     "default_clip_name",
     "remove_partials",
 ]
@@ -57,6 +67,25 @@ DEFAULT_CAPTURES_DIR = Path.home() / "livenessapp-captures"
 PARTIAL_SUFFIX = ".partial"
 _FOURCC = "mp4v"  # MPEG-4 Part 2: the encoder every opencv wheel ships (no H.264 encoder in the wheels)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class RecordingError(RuntimeError):
+    """A recording could not be written or published; nothing of it was left on disk."""
+
+
+def describe_os_error(exc: BaseException, folder: str | os.PathLike, what: str = "the recording") -> str:
+    """A sentence for the user about a failed write in ``folder``: what happened and what to do."""
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return (
+            f"the disk is full ({folder}): {what} was not saved. Free some space or choose another folder "
+            "on a disk with room."
+        )
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"no permission to write in {folder}: {what} was not saved. Choose a folder you can write to."
+    if isinstance(exc, OSError):
+        return f"writing in {folder} failed ({exc.strerror or exc}): {what} was not saved."
+    return f"{what} failed ({exc!r}) and was not saved."
 
 
 @dataclass
@@ -114,14 +143,20 @@ def _fsync_file(path: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: hidden temp file in the same folder, fsync, ``os.replace``."""
+    """Write ``data`` to ``path`` atomically: hidden temp file in the same folder, fsync, ``os.replace``.
+    On failure (``OSError``, re-raised) the temp file is removed and ``path`` is untouched."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     _fsync_dir(path.parent)
 
 
@@ -163,6 +198,7 @@ class ClipRecorder:
         extra: dict | None = None,
         threaded: bool = True,
         max_queue: int = 90,
+        min_free_mb: float = 64.0,
     ):
         label = str(label).strip().lower()
         if label not in LABELS:
@@ -185,6 +221,8 @@ class ClipRecorder:
         if self.video_path.exists() or self.sidecar_path.exists():
             raise FileExistsError(f"{self.video_path} or its sidecar exists already")
         self.partial_path = self.folder / f".{self.name}{PARTIAL_SUFFIX}.mp4"
+        self.min_free_bytes = int(min_free_mb * 1024 * 1024)
+        self._space_check_every = max(1, int(round(self.fps)))  # frames: about once a second of video
         self.frames = 0
         self.dropped = 0
         self.size: tuple[int, int] | None = None  # (width, height)
@@ -209,14 +247,31 @@ class ClipRecorder:
     def is_open(self) -> bool:
         return not self._closed
 
+    @property
+    def failed(self) -> bool:
+        """True once writing failed (the next :meth:`write` / :meth:`finish` raises :class:`RecordingError`)."""
+        return self._error is not None
+
+    @property
+    def error_message(self) -> str:
+        return (
+            ""
+            if self._error is None
+            else describe_os_error(self._error, self.folder, f"the clip {self.name}")
+        )
+
     def write(self, frame_bgr: np.ndarray) -> bool:
         """Queue (threaded) or encode one BGR uint8 frame; False when it was dropped or the clip is closed."""
         if self._closed:
             return False
         if self._error is not None:
-            raise RuntimeError(f"recording {self.name} failed") from self._error
+            raise RecordingError(self.error_message) from self._error
         if self._queue is None:
-            self._encode(frame_bgr)
+            try:
+                self._encode(frame_bgr)
+            except Exception as e:
+                self._error = e
+                raise RecordingError(self.error_message) from e
             return True
         try:
             self._queue.put_nowait(np.array(frame_bgr, copy=True))
@@ -225,7 +280,21 @@ class ClipRecorder:
             return False
         return True
 
+    def _check_free_space(self) -> None:
+        try:
+            free = shutil.disk_usage(self.folder).free
+        except OSError:
+            return
+        if free < self.min_free_bytes:
+            raise OSError(
+                errno.ENOSPC,
+                f"only {free / 1e6:.0f} MB free, less than the {self.min_free_bytes / 1e6:.0f} MB kept free",
+                os.fspath(self.folder),
+            )
+
     def _encode(self, frame: np.ndarray) -> None:
+        if self.frames % self._space_check_every == 0:
+            self._check_free_space()
         if frame.ndim == 2:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         frame = np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
@@ -237,7 +306,8 @@ class ClipRecorder:
                     str(self.partial_path), cv2.VideoWriter_fourcc(*_FOURCC), self.fps, (w, h)
                 )
                 if not writer.isOpened():
-                    raise OSError(f"cannot open a video writer for {self.partial_path}")
+                    writer.release()
+                    raise OSError(errno.EIO, "cannot open a video writer", os.fspath(self.partial_path))
                 self._writer = writer
             w, h = self.size
             if frame.shape[1] != w or frame.shape[0] != h:
@@ -266,21 +336,34 @@ class ClipRecorder:
 
     # -- finishing -------------------------------------------------------------------------------------
     def finish(self) -> RecordedClip:
-        """Flush, close, fsync and publish ``<clip>.mp4`` then ``<clip>.json``. Raises when no frame came."""
+        """Flush, close, fsync and publish ``<clip>.mp4`` then ``<clip>.json``. Raises :class:`RecordingError`
+        (a ``RuntimeError``) when no frame came or writing failed; then nothing of the clip is left."""
         if self._closed:
             if self.result is None:
-                raise RuntimeError(f"recording {self.name} was aborted")
+                raise RecordingError(f"recording {self.name} was aborted")
             return self.result
         self._closed = True
         self._stop_thread()
         if self._error is not None:
             self._discard()
-            raise RuntimeError(f"recording {self.name} failed") from self._error
+            raise RecordingError(self.error_message) from self._error
         if self._writer is None or self.frames == 0:
             self._discard()
-            raise RuntimeError(f"recording {self.name} has no frames")
-        self._writer.release()
-        self._writer = None
+            raise RecordingError(f"recording {self.name} has no frames: nothing was saved")
+        try:
+            return self._publish()
+        except OSError as e:
+            self._error = e
+            self._discard()
+            for p in (self.video_path, self.sidecar_path):  # roll back what was published already
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            raise RecordingError(self.error_message) from e
+
+    def _publish(self) -> RecordedClip:
+        with self._lock:
+            self._writer.release()
+            self._writer = None
         _fsync_file(self.partial_path)
         os.replace(self.partial_path, self.video_path)
         _fsync_dir(self.folder)

@@ -1,19 +1,31 @@
 """ONNX export of FAS-SGTD for the app (``livenessapp/model.py``), parity check, and cost report.
 
-A model named NAME is written as three graphs in one folder (see ``contracts.md``):
+A model named NAME is written as four graphs in one folder (see ``contracts.md``):
 
 - ``NAME.onnx``          full graph: ``frames [B,Nf,3,H,W]``, ``masks [B,Nf,1,d,d]`` ->
   ``depth_single``, ``depth_fusion``, ``logits``, ``p_live``, ``score``;
 - ``NAME.encoder.onnx``  per-frame graph: ``image [B,3,H,W]`` -> ``feat1``, ``feat2``, ``feat3`` (the
   pre-pool block outputs F_1..F_3 the STSTB needs), ``depth_single [B,1,d,d]``;
-- ``NAME.temporal.onnx`` per-window graph: ``feat1..3 [B,Nf,C,h,w]``, ``depth_single [B,Nf,1,d,d]``,
-  ``masks`` -> ``depth_fusion``, ``logits``, ``p_live``, ``score``.
+- ``NAME.pair.onnx``     per-pair graph: the features of two consecutive sampled frames
+  (``prev_feat1..3`` of frame t, ``feat1..3`` of frame t+1, each ``[B,C,h,w]``) -> ``pair [B,P,d,d]``, the
+  STSTB output of pair (t, t+1) (``P = ststb_out``);
+- ``NAME.temporal.onnx`` per-window graph: ``pairs [B,Nf-1,P,d,d]`` (the Nf-1 pair outputs of the window,
+  oldest first), ``depth_single [B,Nf,1,d,d]``, ``masks`` -> ``depth_fusion``, ``logits``, ``p_live``,
+  ``score`` (ConvGRU over the pairs from a zero hidden state at the window start, Eq. 10 fusion, binary
+  head, Eq. 18).
+
+Streaming: a pair's STSTB output does not change when the window slides, so the app runs the pair graph
+once when a sampled frame arrives and caches the result; per sampled frame it costs encoder + pair +
+the small temporal graph instead of re-running the STSTB on all Nf-1 pairs (format ``"2"``; format ``"1"``
+had a temporal graph taking the Nf frames' features). The wrappers below reuse the network's own modules
+(:class:`PairGraph` runs the STSTB on a two-frame clip, :class:`TemporalGraph` feeds the cached pairs into
+the STPM in place of its STSTB); no parameter of :mod:`fas_sgtd` is renamed, so every checkpoint exports.
 
 The batch axis is dynamic (``batch``); Nf and the image size are fixed (the ConvGRU loop is unrolled over
-the Nf-1 pairs). All three carry the same ``livenessapp.*`` metadata_props.
+the Nf-1 pairs). All four carry the same ``livenessapp.*`` metadata_props.
 
 Exporter: torch 2.13's legacy TorchScript exporter (``torch.onnx.export(..., dynamo=False)``) — it still
-exists (with a DeprecationWarning, silenced here), exports the three graphs of the lite model in a few
+exists (with a DeprecationWarning, silenced here), exports the graphs of the lite model in a few
 seconds at opset 17 with ``dynamic_axes``, and matches PyTorch to float32 precision. The torch.export-based
 exporter (``dynamo=True``, onnxscript 0.7) also works and gives fewer nodes, but took ~20x longer, cannot
 down-convert its Resize nodes to opset 17 (the file stays at opset 18) and matched PyTorch less closely in
@@ -39,8 +51,10 @@ from .fas_sgtd import FASSGTD, SGTDConfig
 
 __all__ = [
     "FORMAT_VERSION",
+    "GRAPHS",
     "FullGraph",
     "EncoderGraph",
+    "PairGraph",
     "TemporalGraph",
     "export_onnx",
     "metadata",
@@ -50,11 +64,21 @@ __all__ = [
     "cost_report",
 ]
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+GRAPHS = ("full", "encoder", "pair", "temporal")
 FULL_INPUTS, FULL_OUTPUTS = ("frames", "masks"), ("depth_single", "depth_fusion", "logits", "p_live", "score")
 ENCODER_INPUTS, ENCODER_OUTPUTS = ("image",), ("feat1", "feat2", "feat3", "depth_single")
-TEMPORAL_INPUTS = ("feat1", "feat2", "feat3", "depth_single", "masks")
+PAIR_INPUTS = ("prev_feat1", "prev_feat2", "prev_feat3", "feat1", "feat2", "feat3")
+PAIR_OUTPUTS = ("pair",)
+TEMPORAL_INPUTS = ("pairs", "depth_single", "masks")
 TEMPORAL_OUTPUTS = ("depth_fusion", "logits", "p_live", "score")
+INPUTS = {"full": FULL_INPUTS, "encoder": ENCODER_INPUTS, "pair": PAIR_INPUTS, "temporal": TEMPORAL_INPUTS}
+OUTPUTS = {
+    "full": FULL_OUTPUTS,
+    "encoder": ENCODER_OUTPUTS,
+    "pair": PAIR_OUTPUTS,
+    "temporal": TEMPORAL_OUTPUTS,
+}
 
 
 class FullGraph(nn.Module):
@@ -77,18 +101,67 @@ class EncoderGraph(nn.Module):
         return f1, f2, f3, depth_single
 
 
-class TemporalGraph(nn.Module):
+class PairGraph(nn.Module):
+    """The STSTB (or, without one, :class:`~fas_sgtd.PairFeatures`) of ONE pair of consecutive sampled
+    frames: the network's own block run on a two-frame clip (a copy whose ``num_frames`` is 2, so its
+    forward code is reused as is). A model without an STPM has no pair stage: its pair output is a
+    ``[B, 1, d, d]`` zero map that the temporal graph ignores."""
+
     def __init__(self, model: FASSGTD):
         super().__init__()
-        self.model = model
+        self.depth_size = model.cfg.depth_size
+        if model.stpm is None:
+            self.block = None
+        else:
+            self.block = copy.deepcopy(model.stpm.ststb)
+            self.block.num_frames = 2
 
-    def forward(self, feat1, feat2, feat3, depth_single, masks):
-        o = self.model.temporal((feat1, feat2, feat3), depth_single, masks)
+    def forward(self, prev_feat1, prev_feat2, prev_feat3, feat1, feat2, feat3):
+        if self.block is None:
+            d = self.depth_size
+            return feat3[:, :1, :d, :d] * 0.0  # a product keeps the batch size symbolic in the graph
+        clip = tuple(
+            torch.stack([a, b], dim=1).flatten(0, 1)
+            for a, b in ((prev_feat1, feat1), (prev_feat2, feat2), (prev_feat3, feat3))
+        )
+        return self.block(clip)
+
+
+class _CachedPairs(nn.Module):
+    """Stands in for the STSTB inside the temporal graph: the pair outputs arrive already computed."""
+
+    def forward(self, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return feats[0]
+
+
+class TemporalGraph(nn.Module):
+    """The per-window part after the pairs: ConvGRU over the Nf-1 cached pair outputs (time order, zero
+    hidden state at the window start), Eq. 10 fusion, binary head, Eq. 18 score. Runs the network's own
+    :meth:`FASSGTD.temporal` on a copy whose STSTB is replaced by :class:`_CachedPairs`."""
+
+    def __init__(self, model: FASSGTD):
+        super().__init__()
+        self.model = copy.deepcopy(model)
+        if self.model.stpm is not None:
+            self.model.stpm.ststb = _CachedPairs()
+
+    def forward(self, pairs, depth_single, masks):
+        o = self.model.temporal((pairs,), depth_single, masks)
         return o.depth_fusion, o.logits, o.p_live, o.score
 
 
+def graph_modules(model: FASSGTD) -> dict[str, nn.Module]:
+    return {
+        "full": FullGraph(model),
+        "encoder": EncoderGraph(model),
+        "pair": PairGraph(model),
+        "temporal": TemporalGraph(model),
+    }
+
+
 def _example_inputs(model: FASSGTD, batch: int = 2, seed: int = 0) -> dict[str, dict[str, torch.Tensor]]:
-    """Random inputs of every graph (normal frames, binary masks), the temporal ones made by the encoder."""
+    """Random inputs of every graph (normal frames, binary masks); the pair inputs are the encoder
+    features of frames 0 and 1 of each clip, the temporal ones the pair outputs of all consecutive pairs."""
     cfg = model.cfg
     g = torch.Generator().manual_seed(seed)
     nf, s, d = cfg.num_frames, cfg.input_size, cfg.depth_size
@@ -96,14 +169,17 @@ def _example_inputs(model: FASSGTD, batch: int = 2, seed: int = 0) -> dict[str, 
     masks = (torch.rand(batch, nf, 1, d, d, generator=g) > 0.3).float()
     with torch.no_grad():
         feats, ds = model.encode(frames.flatten(0, 1))
-    feats = [f.unflatten(0, (batch, nf)) for f in feats]
+        feats = [f.unflatten(0, (batch, nf)) for f in feats]
+        prev = [f[:, :-1].flatten(0, 1) for f in feats]
+        nxt = [f[:, 1:].flatten(0, 1) for f in feats]
+        pairs = PairGraph(model)(*prev, *nxt).unflatten(0, (batch, nf - 1))
+    pair_inputs = {f"prev_feat{i + 1}": f[:, 0].contiguous() for i, f in enumerate(feats)}
+    pair_inputs.update({f"feat{i + 1}": f[:, 1].contiguous() for i, f in enumerate(feats)})
     return {
         "full": {"frames": frames, "masks": masks},
         "encoder": {"image": frames[:, 0].contiguous()},
-        "temporal": {
-            "feat1": feats[0], "feat2": feats[1], "feat3": feats[2],
-            "depth_single": ds.unflatten(0, (batch, nf)), "masks": masks,
-        },
+        "pair": pair_inputs,
+        "temporal": {"pairs": pairs, "depth_single": ds.unflatten(0, (batch, nf)), "masks": masks},
     }
 
 
@@ -153,15 +229,28 @@ def _export_one(module, inputs, path, input_names, output_names, opset, exporter
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(
-                module, args, os.fspath(path), dynamo=False, input_names=list(input_names),
-                output_names=list(output_names), dynamic_axes=dyn, opset_version=opset, do_constant_folding=True,
+                module,
+                args,
+                os.fspath(path),
+                dynamo=False,
+                input_names=list(input_names),
+                output_names=list(output_names),
+                dynamic_axes=dyn,
+                opset_version=opset,
+                do_constant_folding=True,
             )
     elif exporter == "dynamo":
         batch = torch.export.Dim("batch", min=1, max=4096)
         shapes = {n: {0: batch} for n in input_names}
         torch.onnx.export(
-            module, args, os.fspath(path), dynamo=True, input_names=list(input_names),
-            output_names=list(output_names), dynamic_shapes=shapes, opset_version=max(opset, 18),
+            module,
+            args,
+            os.fspath(path),
+            dynamo=True,
+            input_names=list(input_names),
+            output_names=list(output_names),
+            dynamic_shapes=shapes,
+            opset_version=max(opset, 18),
             external_data=False,
         )
     else:
@@ -217,9 +306,9 @@ def export_onnx(
     opset: int = 17,
     exporter: str = "auto",
 ) -> dict[str, str]:
-    """Write ``NAME.onnx``, ``NAME.encoder.onnx`` and ``NAME.temporal.onnx`` into ``out_dir`` with the
-    contract's input/output names, a dynamic batch axis and the ``livenessapp.*`` metadata.
-    Returns ``{"full": path, "encoder": path, "temporal": path}``."""
+    """Write ``NAME.onnx``, ``NAME.encoder.onnx``, ``NAME.pair.onnx`` and ``NAME.temporal.onnx`` into
+    ``out_dir`` with the contract's input/output names, a dynamic batch axis and the ``livenessapp.*``
+    metadata. Returns ``{"full": path, "encoder": path, "pair": path, "temporal": path}``."""
     if out_dir is None:
         raise ValueError("export_onnx needs out_dir")
     cfg = cfg or model.cfg
@@ -227,16 +316,13 @@ def export_onnx(
         raise ValueError("cfg differs from the model's own config")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {g: out / f"{name}{'' if g == 'full' else '.' + g}.onnx" for g in ("full", "encoder", "temporal")}
+    paths = {g: out / f"{name}{'' if g == 'full' else '.' + g}.onnx" for g in GRAPHS}
     with _eval_copy(model) as m:
         inputs = _example_inputs(m, batch=2)
-        specs = {
-            "full": (FullGraph(m), FULL_INPUTS, FULL_OUTPUTS),
-            "encoder": (EncoderGraph(m), ENCODER_INPUTS, ENCODER_OUTPUTS),
-            "temporal": (TemporalGraph(m), TEMPORAL_INPUTS, TEMPORAL_OUTPUTS),
-        }
-        for graph, (module, ins, outs) in specs.items():
-            _export_one(module, inputs[graph], paths[graph], ins, outs, opset, exporter)
+        modules = graph_modules(m)
+        for graph in GRAPHS:
+            ins, outs = INPUTS[graph], OUTPUTS[graph]
+            _export_one(modules[graph], inputs[graph], paths[graph], ins, outs, opset, exporter)
             _finish(paths[graph], metadata(cfg, graph, threshold, training_data), inputs[graph], ins)
     return {g: os.fspath(p) for g, p in paths.items()}
 
@@ -253,40 +339,81 @@ def check_parity(
     """Run every exported graph with onnxruntime (CPUExecutionProvider) on random input (a batch size other
     than the export's, to exercise the dynamic axis) and compare with PyTorch (eval mode).
 
-    Returns per graph (``{"full": .., "encoder": .., "temporal": ..}``) the max over its outputs of
-    ``|onnx - torch|``, divided by ``max(1, max|torch|)`` of that output when ``scaled`` (default): an
+    Returns per graph (``{"full": .., "encoder": .., "pair": .., "temporal": ..}``) the max over its outputs
+    of ``|onnx - torch|``, divided by ``max(1, max|torch|)`` of that output when ``scaled`` (default): an
     absolute difference for the outputs in ``[0, 1]``-ish ranges (depth maps, logits, p_live, score) and a
     relative one for the unbounded encoder features (``feat1..3`` reach tens in a trained lite model, where
     float32 itself is only good to ~1e-4 absolute: torch float32 differs from float64 by as much).
-    ``scaled=False`` gives the plain max abs differences. ``atol`` is not applied here (the caller compares)."""
+    With the encoder, pair and temporal graphs given, ``"streaming"`` compares the app's path in ONNX
+    (encoder per frame, pair graph per consecutive pair, temporal graph on the cached pairs) with the PyTorch
+    network's ``forward`` on the whole clip. ``scaled=False`` gives the plain max abs differences. ``atol``
+    is not applied here (the caller compares)."""
     import onnxruntime as ort
 
     del atol
-    names = {"full": FULL_OUTPUTS, "encoder": ENCODER_OUTPUTS, "temporal": TEMPORAL_OUTPUTS}
-    order = {"full": FULL_INPUTS, "encoder": ENCODER_INPUTS, "temporal": TEMPORAL_INPUTS}
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     result: dict[str, float] = {}
+
+    def compare(name: str, got, want) -> float:
+        diff = 0.0
+        for out_name, g, w in zip(OUTPUTS[name], got, want, strict=True):
+            w = w.numpy().astype(np.float64) if isinstance(w, torch.Tensor) else np.asarray(w, np.float64)
+            if g.shape != w.shape:
+                raise AssertionError(f"{name}.{out_name}: ONNX shape {g.shape} != torch {w.shape}")
+            d = float(np.max(np.abs(g.astype(np.float64) - w)))
+            if scaled:
+                d /= max(1.0, float(np.max(np.abs(w))))
+            diff = max(diff, d)
+        return diff
+
     with _eval_copy(model) as m, torch.no_grad():
         inputs = _example_inputs(m, batch=batch, seed=seed)
-        modules = {"full": FullGraph(m), "encoder": EncoderGraph(m), "temporal": TemporalGraph(m)}
+        modules = graph_modules(m)
+        sessions = {}
         for graph, path in paths.items():
             if graph not in modules:
                 continue
-            sess = ort.InferenceSession(os.fspath(path), so, providers=["CPUExecutionProvider"])
-            got = sess.run(list(names[graph]), {n: inputs[graph][n].numpy() for n in order[graph]})
-            want = modules[graph](*(inputs[graph][n] for n in order[graph]))
-            diff = 0.0
-            for out_name, g, w in zip(names[graph], got, want, strict=True):
-                w = w.numpy().astype(np.float64)
-                if g.shape != w.shape:
-                    raise AssertionError(f"{graph}.{out_name}: ONNX shape {g.shape} != torch {w.shape}")
-                d = float(np.max(np.abs(g.astype(np.float64) - w)))
-                if scaled:
-                    d /= max(1.0, float(np.max(np.abs(w))))
-                diff = max(diff, d)
-            result[graph] = diff
+            sess = sessions[graph] = ort.InferenceSession(
+                os.fspath(path), so, providers=["CPUExecutionProvider"]
+            )
+            got = sess.run(list(OUTPUTS[graph]), {n: inputs[graph][n].numpy() for n in INPUTS[graph]})
+            want = modules[graph](*(inputs[graph][n] for n in INPUTS[graph]))
+            result[graph] = compare(graph, got, (want,) if isinstance(want, torch.Tensor) else want)
+        if {"encoder", "pair", "temporal"} <= set(sessions):
+            frames, masks = inputs["full"]["frames"], inputs["full"]["masks"]
+            got = _onnx_streaming(sessions, frames.numpy(), masks.numpy())
+            ref = m(frames, masks)
+            result["streaming"] = compare(
+                "full", got, (ref.depth_single, ref.depth_fusion, ref.logits, ref.p_live, ref.score)
+            )
     return result
+
+
+def _onnx_streaming(sessions, frames: np.ndarray, masks: np.ndarray) -> list[np.ndarray]:
+    """The app's streaming path in onnxruntime, one clip at a time with batch 1: encoder per frame, pair
+    graph per consecutive pair (each computed once, as the app caches it), temporal graph on the pairs.
+    Returns the full graph's outputs ``[depth_single, depth_fusion, logits, p_live, score]``."""
+    outs = []
+    for clip, clip_masks in zip(frames, masks, strict=True):
+        enc = [sessions["encoder"].run(None, {"image": f[None]}) for f in clip]
+        pairs = [
+            sessions["pair"].run(
+                None,
+                {
+                    **{f"prev_feat{i + 1}": a[i] for i in range(3)},
+                    **{f"feat{i + 1}": b[i] for i in range(3)},
+                },
+            )[0]
+            for a, b in zip(enc[:-1], enc[1:], strict=True)
+        ]
+        depth_single = np.stack([e[3] for e in enc], axis=1)
+        tem = sessions["temporal"].run(
+            list(TEMPORAL_OUTPUTS),
+            {"pairs": np.stack(pairs, axis=1), "depth_single": depth_single, "masks": clip_masks[None]},
+        )
+        outs.append([depth_single, *tem])
+    return [np.concatenate(parts, axis=0) for parts in zip(*outs, strict=True)]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -303,29 +430,46 @@ def count_params(model: FASSGTD) -> dict[str, int]:
 def count_macs(cfg: SGTDConfig) -> dict[str, float]:
     """Multiply-accumulates of the convolutions and matmuls (like fvcore: no element-wise ops / BN), counted
     with ``torch.utils.flop_counter.FlopCounterMode`` (FLOPs / 2) on the meta device (no computation):
-    ``encoder`` = one frame, ``temporal`` = one window of Nf frames, ``full`` = Nf encoders + temporal."""
+    ``encoder`` = one frame, ``pair`` = the pair graph (one pair), ``window`` = the temporal graph on
+    cached pairs, ``temporal`` = the whole per-window part without caching (Nf-1 pairs + window), ``full`` =
+    Nf encoders + temporal, ``streaming`` = what the app runs per sampled frame (encoder + pair + window)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     nf, s, d = cfg.num_frames, cfg.input_size, cfg.depth_size
+
+    def macs(fn):
+        """(MACs of ``fn()``, its result)."""
+        with FlopCounterMode(display=False) as fc:
+            out = fn()
+        return fc.get_total_flops() / 2, out
+
     with torch.device("meta"):
         m = FASSGTD(cfg).eval()
-        image = torch.empty(1, 3, s, s)
-        with FlopCounterMode(display=False) as fc:
-            feats, ds = m.encode(image)
-        enc = fc.get_total_flops() / 2
-        feats = tuple(f.unsqueeze(1).expand(1, nf, *f.shape[1:]) for f in feats)
-        with FlopCounterMode(display=False) as fc:
-            m.temporal(feats, ds.unsqueeze(1).expand(1, nf, 1, d, d), torch.empty(1, nf, 1, d, d))
-        tem = fc.get_total_flops() / 2
-    return {"encoder": float(enc), "temporal": float(tem), "full": float(nf * enc + tem)}
+        enc, (feats, ds) = macs(lambda: m.encode(torch.empty(1, 3, s, s)))
+        window_feats = tuple(f.unsqueeze(1).expand(1, nf, *f.shape[1:]) for f in feats)
+        masks = torch.empty(1, nf, 1, d, d)
+        depth = ds.unsqueeze(1).expand(1, nf, 1, d, d)
+        tem, _ = macs(lambda: m.temporal(window_feats, depth, masks))
+        pair, pair_out = macs(lambda: PairGraph(m)(*feats, *feats))
+        pairs = pair_out.unsqueeze(1).expand(1, nf - 1, *pair_out.shape[1:])
+        window, _ = macs(lambda: TemporalGraph(m)(pairs, depth, masks))
+    return {
+        "encoder": float(enc),
+        "pair": float(pair),
+        "window": float(window),
+        "temporal": float(tem),
+        "full": float(nf * enc + tem),
+        "streaming": float(enc + pair + window),
+    }
 
 
 def cost_report(presets: tuple[str, ...] = ("paper", "lite")) -> str:
-    """A Markdown table of parameters and MACs (per frame for the encoder, per window for the temporal
-    graph) of the given presets."""
+    """A Markdown table of parameters and MACs (per frame for the encoder and the pair graph, per window for
+    the temporal part; per sampled frame for the app's streaming path) of the given presets."""
     lines = [
-        "| preset | input | depth | params single | params multi | encoder GMAC/frame | temporal GMAC/window |",
-        "|---|---|---|---|---|---|---|",
+        "| preset | input | depth | params single | params multi | encoder GMAC/frame | pair GMAC/frame | "
+        "temporal GMAC/window (uncached) | streaming GMAC/sampled frame |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in presets:
         cfg = getattr(SGTDConfig, name)()
@@ -333,7 +477,8 @@ def cost_report(presets: tuple[str, ...] = ("paper", "lite")) -> str:
         c = count_macs(cfg)
         lines.append(
             f"| {name} | {cfg.input_size} | {cfg.depth_size} | {p['single_frame']:,} | {p['multi_frame']:,} | "
-            f"{c['encoder'] / 1e9:.3f} | {c['temporal'] / 1e9:.3f} |"
+            f"{c['encoder'] / 1e9:.3f} | {c['pair'] / 1e9:.3f} | {c['temporal'] / 1e9:.3f} | "
+            f"{c['streaming'] / 1e9:.3f} |"
         )
     return "\n".join(lines)
 

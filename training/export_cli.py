@@ -1,10 +1,11 @@
 """``liveness-train export``: a trained run -> the app's ONNX model group (full + streaming graphs) + model card.
 
-Writes ``OUT/NAME.onnx``, ``OUT/NAME.encoder.onnx``, ``OUT/NAME.temporal.onnx`` (via
+Writes ``OUT/NAME.onnx``, ``OUT/NAME.encoder.onnx``, ``OUT/NAME.pair.onnx``, ``OUT/NAME.temporal.onnx`` (via
 :mod:`livenessapp_training.export`, metadata per the contract) with the score threshold chosen on dev by
 ``liveness-train eval`` (``eval.json``'s ``threshold``) and a summary of the training data (the dataset
 manifest / the run's ``data_summary.json``) in ``livenessapp.threshold`` / ``livenessapp.training_data``;
-checks onnxruntime against PyTorch (fails if any output differs by more than ``--tolerance``, 1e-4); and
+checks onnxruntime against PyTorch, each graph and the app's streaming path (encoder, cached pairs,
+temporal) against the network's forward (fails if any output differs by more than ``--tolerance``, 1e-4); and
 writes the model card ``OUT/NAME.md``: data, config, metrics table, intended use, limits, the SHA-256 of
 each ``.onnx`` and the commands that reproduce it.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 
 __all__ = ["main", "model_card", "sha256", "training_data_summary"]
 
-GRAPHS = ("", ".encoder", ".temporal")
+GRAPHS = ("", ".encoder", ".pair", ".temporal")
 
 
 def sha256(path: str | Path) -> str:
@@ -74,7 +75,9 @@ def training_data_summary(train_config: dict, run_dir: Path | None, data_summary
         }
         if (root / "simulator.json").is_file():
             sim = json.loads((root / "simulator.json").read_text())
-            out["simulator"] = {k: sim.get(k) for k in ("protocol", "seed", "clips", "frames", "size", "photos")}
+            out["simulator"] = {
+                k: sim.get(k) for k in ("protocol", "seed", "clips", "frames", "size", "photos")
+            }
     return out
 
 
@@ -167,8 +170,11 @@ def model_card(
         *_metrics_table(eval_result),
     ]
     if parity:
-        lines += ["ONNX Runtime vs PyTorch, max |difference| per output: "
-                  + ", ".join(f"{k} {v:.2e}" for k, v in parity.items() if isinstance(v, float)), ""]
+        lines += [
+            "ONNX Runtime vs PyTorch, max |difference| per output: "
+            + ", ".join(f"{k} {v:.2e}" for k, v in parity.items() if isinstance(v, float)),
+            "",
+        ]
     synthetic = str(train_config.get("dataset", "")).lower() in ("sim", "simulator", "synthetic")
     lines += [
         "## Intended use",
@@ -181,11 +187,14 @@ def model_card(
         "## Limits",
         "",
         *(
-            ["- Trained on SYNTHETIC clips from the project's simulator (rendered faces, prints and replays): "
-             "the metrics above are on held-out synthetic identities/scenes/cameras and do NOT predict "
-             "accuracy on real cameras and real attacks. Fine-tune on real data (OULU-NPU, SiW, "
-             "CASIA-MFSD, Replay-Attack, or app recordings) before relying on it."]
-            if synthetic else []
+            [
+                "- Trained on SYNTHETIC clips from the project's simulator (rendered faces, prints and replays): "
+                "the metrics above are on held-out synthetic identities/scenes/cameras and do NOT predict "
+                "accuracy on real cameras and real attacks. Fine-tune on real data (OULU-NPU, SiW, "
+                "CASIA-MFSD, Replay-Attack, or app recordings) before relying on it."
+            ]
+            if synthetic
+            else []
         ),
         "- Only the attack species seen in training (print, replay) were measured; masks, 3-D models, "
         "deep-fake injection or partial attacks were not.",
@@ -223,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a run folder (best.pt) or a checkpoint .pt")
     p.add_argument("--name", default="sgtd", help="model name NAME (files NAME.onnx, NAME.encoder.onnx, ...)")
     p.add_argument("--out", help="output folder (default: RUN/export)")
-    p.add_argument("--eval-json", help="eval.json of `liveness-train eval` (default: RUN/eval/eval.json if any)")
+    p.add_argument(
+        "--eval-json", help="eval.json of `liveness-train eval` (default: RUN/eval/eval.json if any)"
+    )
     p.add_argument("--threshold", type=float, help="override the threshold (default: eval.json's)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max |onnxruntime - torch| allowed")
@@ -250,7 +261,10 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
         threshold = float(eval_result["threshold"])
     else:
         threshold = 0.5
-        print("export: no eval.json; threshold defaults to 0.5 (run `liveness-train eval` first)", file=sys.stderr)
+        print(
+            "export: no eval.json; threshold defaults to 0.5 (run `liveness-train eval` first)",
+            file=sys.stderr,
+        )
     train_config = meta.get("train_config", {})
     data = training_data_summary(train_config, run_dir, meta.get("data_summary"))
     data_meta = {**data, "train_config": train_config, "checkpoint_step": meta.get("step")}
@@ -266,7 +280,9 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     paths = _call(E.export_onnx, **kwargs)
     parity = None
     if not args.skip_parity:
-        parity = _call(E.check_parity, model=model, out_dir=out_dir, name=args.name, paths=paths, atol=args.tolerance)
+        parity = _call(
+            E.check_parity, model=model, out_dir=out_dir, name=args.name, paths=paths, atol=args.tolerance
+        )
         worst = _parity_max(parity)
         if worst is not None and worst > args.tolerance:
             raise SystemExit(f"export: ONNX parity check FAILED: max |diff| {worst:.3e} > {args.tolerance:g}")
@@ -286,15 +302,31 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
         commands.append(eval_result.get("command") or f"{exe} eval {shlex.quote(os.fspath(run_dir))}")
     commands.append(" ".join([exe, "export", *(shlex.quote(a) for a in (argv or []))]))
     card = model_card(
-        args.name, out_dir, mc, train_config, data, eval_result, threshold,
-        parity if isinstance(parity, dict) else None, commands, os.fspath(ckpt_path),
+        args.name,
+        out_dir,
+        mc,
+        train_config,
+        data,
+        eval_result,
+        threshold,
+        parity if isinstance(parity, dict) else None,
+        commands,
+        os.fspath(ckpt_path),
     )
     card_path = out_dir / f"{args.name}.md"
     card_path.write_text(card)
-    files = {f"{args.name}{g}.onnx": sha256(out_dir / f"{args.name}{g}.onnx")
-             for g in GRAPHS if (out_dir / f"{args.name}{g}.onnx").is_file()}
-    return {"out_dir": os.fspath(out_dir), "files": files, "card": os.fspath(card_path), "threshold": threshold,
-            "parity": parity}
+    files = {
+        f"{args.name}{g}.onnx": sha256(out_dir / f"{args.name}{g}.onnx")
+        for g in GRAPHS
+        if (out_dir / f"{args.name}{g}.onnx").is_file()
+    }
+    return {
+        "out_dir": os.fspath(out_dir),
+        "files": files,
+        "card": os.fspath(card_path),
+        "threshold": threshold,
+        "parity": parity,
+    }
 
 
 def _parity_max(parity) -> float | None:

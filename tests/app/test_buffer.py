@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from livenessapp.buffer import FrameBuffer, SampledFrame
+from livenessapp.buffer import FrameBuffer, SampleClock, SampledFrame
 from livenessapp.face import FaceObservation
 from livenessapp.tracking import Hint, PrimaryFaceTracker, TrackerConfig
 
@@ -17,6 +17,7 @@ def _sample(i: int) -> SampledFrame:
         crop=np.zeros((8, 8, 3), np.uint8),
         landmarks=np.zeros((468, 3), np.float32),
         box=(0, 0, 1, 1),
+        pair=None if i == 0 else np.full((2, 4, 4), i, np.float32),
     )
 
 
@@ -30,15 +31,27 @@ def test_samples_every_interval_and_slides():
     assert sampled == [0, 3, 6, 9, 12, 15, 18]
     assert buf.full and buf.fill == 4
     assert [s.frame_index for s in buf.window()] == [9, 12, 15, 18]
-    feats, ds, masks = buf.stacked()
-    assert feats[0].shape == (1, 4, 2, 4, 4) and ds.shape == (1, 4, 1, 4, 4) and masks.shape == ds.shape
+    pairs, ds, masks = buf.stacked()
+    assert ds.shape == (1, 4, 1, 4, 4) and masks.shape == ds.shape
     assert ds[0, :, 0, 0, 0].tolist() == [9, 12, 15, 18]
+    # the window's Nf-1 cached pairs, (9, 12), (12, 15), (15, 18): each stored with its newer frame
+    assert pairs.shape == (1, 3, 2, 4, 4) and pairs[0, :, 0, 0, 0].tolist() == [12, 15, 18]
+    assert buf.last.frame_index == 18
 
 
 def test_interval_counts_source_indices_when_frames_are_dropped():
     buf = FrameBuffer(num_frames=4, interval=3)
     buf.push(_sample(0))
     assert not buf.due(2) and buf.due(4)
+
+
+def test_sample_clock():
+    clock = SampleClock(3)
+    assert clock.due(5)
+    clock.mark(5)
+    assert not clock.due(7) and clock.due(8)
+    clock.reset()
+    assert clock.due(6)
 
 
 def test_reset():
@@ -85,3 +98,22 @@ def test_tracker_identity_change_and_hints():
     assert r[3].hint is Hint.NO_FACE and r[3].face is None
     assert r[5].hint is Hint.TOO_SMALL and not r[5].judgeable
     assert r[6].hint is Hint.SEVERAL_FACES and r[6].face.size == 150
+
+
+def test_tracker_carries_only_an_unchanged_judgeable_face():
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    frame[200:280, 280:360] = 180  # something in the face box
+    script = [[_face(320, 240, 150)], [_face(500, 240, 150)], [_face(320, 240, 30)], [_face(320, 240, 30)]]
+    mesh = _ScriptedMesh(script)
+    tr = PrimaryFaceTracker(TrackerConfig(), mesh=mesh)
+    first = tr.process(frame)
+    carried = tr.process(frame, may_carry=True)
+    assert carried.carried and not carried.identity_changed and len(mesh.script) == 3  # no mesh call
+    assert carried.face is first.face and carried.track_id == first.track_id
+    assert not tr.process(frame).carried  # not allowed: meshed (the face jumped: a new track)
+    changed = frame.copy()
+    changed[150:330, 400:600] = 0  # the new face's box region looks different now
+    r = tr.process(changed, may_carry=True)
+    assert not r.carried and r.hint is Hint.TOO_SMALL  # meshed after all
+    assert not tr.process(frame, may_carry=True).carried  # a face too small to judge is never carried
+    assert mesh.script == []

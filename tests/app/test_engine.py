@@ -6,8 +6,17 @@ import time
 import numpy as np
 import pytest
 
-from livenessapp.engine import EngineConfig, LatestMailbox, LivenessEngine, Pipeline, analyze_video
+from livenessapp.engine import (
+    EngineConfig,
+    LatestMailbox,
+    LivenessEngine,
+    Pipeline,
+    TrackedMailbox,
+    analyze_video,
+)
+from livenessapp.face import FaceMeshTracker
 from livenessapp.sources import Frame, FrameSource
+from livenessapp.tracking import PrimaryFaceTracker, TrackerConfig
 
 
 class ListSource(FrameSource):
@@ -91,6 +100,7 @@ def test_reset_on_face_change(tiny_model, grace_hopper_bgr, astronaut_bgr, movin
 def test_latest_wins_drops_under_slow_model(tiny_model, grace_hopper_bgr, moving):
     images = moving(grace_hopper_bgr, 10)
     src = ListSource(images, repeat=6)  # 60 frames delivered as fast as possible
+    src.is_live = True  # like a camera: frames keep coming whether or not the engine keeps up
     engine = LivenessEngine(SlowModel(tiny_model, 0.05), src, EngineConfig(realtime=False))
     seen, depth = [], []
     lock = threading.Lock()
@@ -110,6 +120,19 @@ def test_latest_wins_drops_under_slow_model(tiny_model, grace_hopper_bgr, moving
     assert engine.dropped > 0
     assert len(seen) + engine.dropped == 60  # every frame either processed or dropped, none queued
     assert seen == sorted(seen) and max(depth) <= 1
+
+
+def test_unpaced_file_source_is_processed_frame_by_frame(tiny_model, grace_hopper_bgr, moving):
+    """A file read as fast as possible (realtime=False) applies back-pressure instead of dropping."""
+    src = ListSource(moving(grace_hopper_bgr, 10), repeat=3)
+    engine = LivenessEngine(SlowModel(tiny_model, 0.02), src, EngineConfig(realtime=False))
+    seen = []
+    engine.subscribe(on_frame=lambda f: seen.append(f.index))
+    engine.start()
+    assert engine.wait(60)
+    engine.close()
+    assert engine.dropped == 0
+    assert seen == list(range(30))
 
 
 def test_mailbox_latest_wins():
@@ -153,3 +176,72 @@ def test_analyze_video_deterministic(tiny_model, hopper_video):
     assert len(a.windows) == 7  # samples at 0, 3, ..., 27 -> windows from the 4th sample on
     assert [w.score for w in a.windows] == [w.score for w in b.windows]
     assert a.score == pytest.approx(np.mean([w.score for w in a.windows]))
+
+
+class CountingMesh:
+    """The real face mesh, counting the frames it runs on."""
+
+    def __init__(self):
+        self.mesh = FaceMeshTracker(max_faces=2)
+        self.calls = 0
+
+    def process(self, frame):
+        self.calls += 1
+        return self.mesh.process(frame)
+
+    def close(self):
+        self.mesh.close()
+
+
+def test_mesh_runs_on_sampled_frames_only(tiny_model, grace_hopper_bgr):
+    """Between samples the last face is carried over (flagged), the mesh runs on the sampled frames."""
+    mesh = CountingMesh()
+    pipe = Pipeline(tiny_model, EngineConfig(), tracker=PrimaryFaceTracker(TrackerConfig(), mesh=mesh))
+    image = np.ascontiguousarray(grace_hopper_bgr)
+    res = [pipe.step(Frame(i, i / 30, image)).frame for i in range(13)]
+    pipe.close()
+    assert [r.index for r in res if r.sampled] == [0, 3, 6, 9, 12]
+    assert [r.index for r in res if not r.carried] == [0, 3, 6, 9, 12] and mesh.calls == 5
+    assert all(r.box == res[r.index - r.index % 3].box for r in res)  # carried from the last meshed frame
+    # carrying off: the mesh runs on every frame, the same frames are sampled
+    mesh = CountingMesh()
+    tracker = PrimaryFaceTracker(TrackerConfig(carry_frames=0), mesh=mesh)
+    pipe = Pipeline(tiny_model, EngineConfig(tracker=TrackerConfig(carry_frames=0)), tracker=tracker)
+    res = [pipe.step(Frame(i, i / 30, image)).frame for i in range(7)]
+    pipe.close()
+    assert mesh.calls == 7 and not any(r.carried for r in res)
+    assert [r.index for r in res if r.sampled] == [0, 3, 6]
+
+
+def test_analyze_concurrent_equals_single_thread(tiny_model, hopper_video):
+    """Tracking on a helper thread ahead of inference changes nothing in the results."""
+    a = analyze_video(tiny_model, hopper_video, concurrent=True)
+    b = analyze_video(tiny_model, hopper_video, concurrent=False)
+    assert a.frames == b.frames == 30 and a.frames_with_face == b.frames_with_face
+    assert [w.frame_indices for w in a.windows] == [w.frame_indices for w in b.windows]
+    assert [w.score for w in a.windows] == [w.score for w in b.windows]
+    assert [w.parallax.score for w in a.windows] == [w.parallax.score for w in b.windows]
+    assert analyze_video(tiny_model, hopper_video, max_frames=10).frames == 10
+
+
+class _Item:
+    def __init__(self, name, sample=False, reset=False):
+        self.name, self.droppable, self.reset_buffer = name, not sample, reset
+
+    def absorb(self, dropped):
+        self.reset_buffer |= dropped.reset_buffer
+
+
+def test_tracked_mailbox_keeps_samples_and_hands_resets_on():
+    box = TrackedMailbox(capacity=2)
+    box.put(_Item("a", reset=True))  # overlay-only, with a reset
+    box.put(_Item("b"))  # replaces a, takes over its reset
+    box.put(_Item("s1", sample=True))  # replaces b (and its reset)
+    box.put(_Item("c"))
+    assert box.dropped == 2 and len(box) == 2
+    box.put(_Item("s2", sample=True))  # replaces c; two samples wait
+    box.put(_Item("s3", sample=True))  # past capacity: the oldest (s1) goes, its reset handed on to s2
+    assert box.dropped == 4
+    got = [box.get(0.1) for _ in range(2)]
+    assert [g.name for g in got] == ["s2", "s3"] and got[0].reset_buffer and not got[1].reset_buffer
+    assert box.get(0.01) is None

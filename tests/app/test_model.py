@@ -24,16 +24,24 @@ def test_streaming_equals_full(tiny_model):
     frames = rng.standard_normal((2, 4, 3, 32, 32)).astype(np.float32)
     masks = (rng.random((2, 4, 1, 4, 4)) > 0.3).astype(np.float32)
     full = tiny_model.full(frames, masks)
-    # streaming: each frame encoded once (batch 1, as the engine does), temporal on the stacked cache
+    # streaming: each frame encoded once and each consecutive pair run once (batch 1, as the engine does
+    # when a sample arrives), temporal on the stacked cached pairs
     for b in range(2):
         enc = [tiny_model.encode(frames[b, t][None]) for t in range(4)]
-        feats = [np.stack([e[0][lvl][0] for e in enc])[None] for lvl in range(3)]
+        pairs = [tiny_model.pair(enc[t - 1][0], enc[t][0]) for t in range(1, 4)]
         ds = np.stack([e[1][0] for e in enc])[None]
-        out = tiny_model.temporal(feats, ds, masks[b : b + 1])
+        out = tiny_model.temporal(np.stack(pairs, axis=1), ds, masks[b : b + 1])
         np.testing.assert_allclose(out.score, full.score[b : b + 1], atol=1e-4)
         np.testing.assert_allclose(out.p_live, full.p_live[b : b + 1], atol=1e-4)
         np.testing.assert_allclose(out.depth_fusion, full.depth_fusion[b : b + 1], atol=1e-4)
         np.testing.assert_allclose(ds, full.depth_single[b : b + 1], atol=1e-4)
+    # the same without a cache: pair + temporal on the whole window of encoder outputs
+    feats, ds = tiny_model.encode(frames.reshape(8, 3, 32, 32))
+    window = tiny_model.window(
+        [f.reshape(2, 4, *f.shape[1:]) for f in feats], ds.reshape(2, 4, 1, 4, 4), masks
+    )
+    np.testing.assert_allclose(window.score, full.score, atol=1e-4)
+    np.testing.assert_allclose(window.depth_fusion, full.depth_fusion, atol=1e-4)
 
 
 def test_cuda_request_falls_back_to_cpu_with_warning(tiny_model_path):
@@ -86,6 +94,26 @@ def test_missing_file_and_sibling(tiny_model_path, tmp_path):
     paths = _copy_group(tiny_model_path, tmp_path)
     paths["encoder"].unlink()
     with pytest.raises(ModelError, match="encoder"):
+        LivenessModel.load(paths["full"])
+    paths = _copy_group(tiny_model_path, tmp_path, name="p")
+    paths["pair"].unlink()
+    with pytest.raises(ModelError, match=r"pair graph not found: .*p\.pair\.onnx"):
+        LivenessModel.load(paths["full"])
+
+
+def test_old_format_says_re_export(tiny_model_path, tmp_path):
+    """A format-1 model (no pair graph, the temporal graph on the frames' features) gets a message naming
+    the format and the command that makes a new one, not a 'pair graph not found'."""
+    onnx = pytest.importorskip("onnx")
+    paths = _copy_group(tiny_model_path, tmp_path)
+    paths["pair"].unlink()
+    for graph in ("full", "encoder", "temporal"):
+        m = onnx.load(str(paths[graph]))
+        for p in m.metadata_props:
+            if p.key == "livenessapp.format":
+                p.value = "1"
+        onnx.save(m, str(paths[graph]))
+    with pytest.raises(ModelError, match=r"format '1'.*reads format '2'.*liveness-train export"):
         LivenessModel.load(paths["full"])
 
 

@@ -9,6 +9,7 @@ import json
 import onnxruntime as ort
 import pytest
 import torch
+
 from livenessapp_training import export as X
 from livenessapp_training import export_cli as EC
 from livenessapp_training.fas_sgtd import FASSGTD, SGTDConfig
@@ -20,8 +21,16 @@ def run_dir(tmp_path):
     data = tmp_path / "sim"
     data.mkdir()
     recs = [
-        {"clip_id": f"c{i}", "split": ["train", "dev", "test"][i % 3], "pai": ["live", "print_flat"][i % 2],
-         "identity": f"id{i // 2}", "scene": "s", "camera": "cam1", "protocol": "normal", "face_photo": "astronaut"}
+        {
+            "clip_id": f"c{i}",
+            "split": ["train", "dev", "test"][i % 3],
+            "pai": ["live", "print_flat"][i % 2],
+            "identity": f"id{i // 2}",
+            "scene": "s",
+            "camera": "cam1",
+            "protocol": "normal",
+            "face_photo": "astronaut",
+        }
         for i in range(6)
     ]
     (data / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
@@ -32,15 +41,43 @@ def run_dir(tmp_path):
     (run / "data_summary.json").write_text(json.dumps({"videos": {"train": {"live": 1}}, "train_clips": 3}))
     torch.manual_seed(0)
     model = FASSGTD(SGTDConfig.tiny())
-    torch.save({"format": "livenessapp-train/1", "model": model.state_dict(), "model_config": model.cfg.to_dict(),
-                "train_config": tc, "step": 7}, run / "best.pt")
+    torch.save(
+        {
+            "format": "livenessapp-train/1",
+            "model": model.state_dict(),
+            "model_config": model.cfg.to_dict(),
+            "train_config": tc,
+            "step": 7,
+        },
+        run / "best.pt",
+    )
     (run / "eval").mkdir()
-    variants = {"score": {"threshold": 0.4321, "test": {"apcer": 0.1, "bpcer": 0.2, "acer": 0.15, "hter": 0.1,
-                                                       "eer": 0.12, "worst_pai": "print_flat"}}}
-    (run / "eval" / "eval.json").write_text(json.dumps(
-        {"threshold": 0.4321, "dataset": "sim", "data_root": str(data), "threshold_mode": "eer",
-         "command": "liveness-train eval RUN", "variants": variants, "protocols": {"normal": {"variants": variants}}}
-    ))
+    variants = {
+        "score": {
+            "threshold": 0.4321,
+            "test": {
+                "apcer": 0.1,
+                "bpcer": 0.2,
+                "acer": 0.15,
+                "hter": 0.1,
+                "eer": 0.12,
+                "worst_pai": "print_flat",
+            },
+        }
+    }
+    (run / "eval" / "eval.json").write_text(
+        json.dumps(
+            {
+                "threshold": 0.4321,
+                "dataset": "sim",
+                "data_root": str(data),
+                "threshold_mode": "eer",
+                "command": "liveness-train eval RUN",
+                "variants": variants,
+                "protocols": {"normal": {"variants": variants}},
+            }
+        )
+    )
     return run
 
 
@@ -53,13 +90,14 @@ def test_export_writes_graphs_metadata_and_card(run_dir):
     td = json.loads(meta["livenessapp.training_data"])
     assert td["dataset"] == "sim" and td["manifest"]["clips"] == 6 and td["manifest"]["identities"] == 3
     card = (out / "demo.md").read_text()
-    for g in ("demo.onnx", "demo.encoder.onnx", "demo.temporal.onnx"):
+    for g in ("demo.onnx", "demo.encoder.onnx", "demo.pair.onnx", "demo.temporal.onnx"):
         digest = hashlib.sha256((out / g).read_bytes()).hexdigest()
         assert f"| `{g}` | `{digest}` |" in card
     assert "live if score >= 0.432100" in card
     assert "| score | 0.4321 | 10.00 (print_flat) | 20.00 | 15.00 |" in card
     assert "liveness-train eval RUN" in card and f"liveness-train export {run_dir}" in card
     assert "## Intended use" in card and "## Limits" in card and "SYNTHETIC" in card
+    assert meta["livenessapp.format"] == "2" and "streaming" in card  # the cached-pair path was checked
 
 
 def test_parity_failure_is_loud(run_dir, monkeypatch):
