@@ -28,8 +28,10 @@ class RunOptions:
     threshold: float | None = None  # None = the model's calibrated threshold
     interval: int = 0  # frame sampling interval; 0 = the model's frame_interval
     smoothing: float = 0.5
+    fusion_rule: str = "either_spoof"  # livenessapp.parallax.FUSION_RULES
     loop: bool = True  # video files restart at the end (demo)
     realtime: bool = True  # video files play at their frame rate
+    allow_unverified: bool = False  # run a model whose files do not match its model card (--allow-unverified)
 
     @property
     def model_path(self) -> Path:
@@ -124,6 +126,15 @@ class EngineController:
             from livenessapp.gui import engine_glue
 
             engine_glue.set_smoothing(self.engine, newest_weight)
+
+    def set_fusion_rule(self, rule: str) -> None:
+        """How the parallax cue joins the network's score; applied from the next window."""
+        if self.options is not None:
+            self.options.fusion_rule = rule
+        if self.engine is not None:
+            from livenessapp.gui import engine_glue
+
+            engine_glue.set_fusion_rule(self.engine, rule)
 
     def close(self) -> None:
         if self.engine is not None:

@@ -11,6 +11,8 @@ Mapping of the GUI's settings to :class:`~livenessapp.engine.EngineConfig`:
   the engine's ``smoothing`` is the weight of the *previous* smoothed score: ``1 - smoothing``.
 * ``RunOptions.interval == 0`` means the model's ``frame_interval`` (``EngineConfig.interval = None``).
 * Video files loop (``loop=True``) and play at their frame rate (``realtime=True``).
+* ``RunOptions.fusion_rule`` is ``EngineConfig.fusion_rule`` (:data:`livenessapp.parallax.FUSION_RULES`);
+  :func:`set_fusion_rule` changes it on a running engine (the next window is fused with the new rule).
 """
 
 from __future__ import annotations
@@ -20,14 +22,28 @@ from pathlib import Path
 
 from livenessapp.gui.controller import RunInfo, RunOptions
 
-__all__ = ["build_engine", "load_model", "reset", "set_smoothing", "set_threshold", "start", "stop"]
+__all__ = [
+    "build_engine",
+    "load_model",
+    "reset",
+    "set_fusion_rule",
+    "set_smoothing",
+    "set_threshold",
+    "start",
+    "stop",
+]
 
 _cache_lock = threading.Lock()
 _model_cache: dict[tuple, object] = {}
 
 
-def load_model(path: Path, provider: str = "auto"):
-    """``LivenessModel.load`` with a one-entry cache keyed by (path, size, mtime, provider)."""
+def load_model(path: Path, provider: str = "auto", allow_unverified: bool = False):
+    """``LivenessModel.load`` with a one-entry cache keyed by (path, size, mtime, provider).
+
+    The files are checked against the SHA-256 of the model card first (:mod:`livenessapp.integrity`): a
+    mismatch raises :class:`~livenessapp.integrity.IntegrityError` unless ``allow_unverified``; a missing
+    card adds a warning to ``model.warnings``. The result is kept as ``model.integrity``."""
+    from livenessapp.integrity import CardStatus, IntegrityError, check_model
     from livenessapp.model import LivenessModel, ModelError
 
     path = Path(path).expanduser()
@@ -42,9 +58,16 @@ def load_model(path: Path, provider: str = "auto"):
     with _cache_lock:
         model = _model_cache.get(key)
         if model is None:
+            integrity = check_model(path, allow_unverified)
             model = LivenessModel.load(path, provider=provider)
+            model.integrity = integrity
+            if not integrity.ok:
+                model.warnings.append(integrity.message)
             _model_cache.clear()
             _model_cache[key] = model
+    integrity = getattr(model, "integrity", None)
+    if integrity is not None and integrity.status is CardStatus.MISMATCH and not allow_unverified:
+        raise IntegrityError(integrity.message)
     return model
 
 
@@ -53,13 +76,16 @@ def build_engine(options: RunOptions, listener):
     from livenessapp.engine import EngineConfig, LivenessEngine
     from livenessapp.sources import open_source
 
-    model = load_model(options.model_path, options.provider)
+    model = load_model(
+        options.model_path, options.provider, bool(getattr(options, "allow_unverified", False))
+    )
     source = open_source(options.source or "demo", loop=options.loop)
     try:
         cfg = EngineConfig(
             threshold=options.threshold,
             interval=int(options.interval) or None,
             smoothing=min(max(1.0 - float(options.smoothing), 0.0), 0.95),
+            fusion_rule=options.fusion_rule,
             realtime=options.realtime,
             loop=options.loop,
         )
@@ -77,9 +103,19 @@ def build_engine(options: RunOptions, listener):
         frame_interval=int(cfg.interval or meta.frame_interval),
         source_name=source.name,
         fps=float(source.fps or 30.0),
-        extra={"sha256": getattr(model, "sha256", ""), "warnings": list(getattr(model, "warnings", []))},
+        extra={
+            "sha256": getattr(model, "sha256", ""),
+            "warnings": list(getattr(model, "warnings", [])),
+            "model_card": _card_status(model),
+        },
     )
     return engine, info
+
+
+def _card_status(model) -> str:
+    """The model card check: "ok", "mismatch" (allowed), "missing-card", "incomplete" or "unchecked"."""
+    integrity = getattr(model, "integrity", None)
+    return integrity.status.value if integrity is not None else "unchecked"
 
 
 def start(engine) -> None:
@@ -101,3 +137,7 @@ def set_threshold(engine, threshold: float | None) -> None:
 
 def set_smoothing(engine, newest_weight: float) -> None:
     engine.set_smoothing(min(max(1.0 - float(newest_weight), 0.0), 0.95))
+
+
+def set_fusion_rule(engine, rule: str) -> None:
+    engine.set_fusion_rule(rule)

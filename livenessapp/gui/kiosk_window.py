@@ -3,7 +3,8 @@
 The decisions are made by the Qt-free :class:`~livenessapp.kiosk.KioskMachine`; this window feeds it the
 engine's events (through the bridge), ticks it from a timer, paints its :class:`~livenessapp.kiosk.KioskView`
 and writes one audit line per decision (:class:`~livenessapp.kiosk.AuditLog`, fsync'd per line, no images
-unless ``kiosk/save_images`` is set). On every reset (next person) the engine's buffer restarts.
+unless ``kiosk/save_images`` is set). On every reset (next person) the engine's buffer restarts. The engine
+fuses the network with the motion-parallax cue by the desktop app's saved rule (setting ``fusion_rule``).
 Exit: Ctrl+Shift+Q (Esc does nothing on purpose: a kiosk user must not close it).
 """
 
@@ -33,7 +34,15 @@ from livenessapp.gui.controller import EngineController, RunInfo, RunOptions
 from livenessapp.gui.qtimage import bgr_to_qimage
 from livenessapp.gui.settings import AppSettings
 from livenessapp.gui.theme import COLORS, draw_text
-from livenessapp.kiosk import AuditLog, KioskConfig, KioskMachine, KioskOutcome, KioskState, file_sha256
+from livenessapp.kiosk import (
+    AuditLog,
+    AuditLogError,
+    KioskConfig,
+    KioskMachine,
+    KioskOutcome,
+    KioskState,
+    file_sha256,
+)
 
 __all__ = ["KioskWindow"]
 
@@ -67,6 +76,7 @@ class KioskWindow(QWidget):
         self.image: QImage | None = None
         self.last_frame: FrameInfo | None = None
         self.error: str = ""
+        self.audit_error: str = ""  # the last audit line could not be written (shown until one is)
         self.running = False
         self._closing = False
         self.setWindowTitle("livenessapp kiosk")
@@ -92,6 +102,8 @@ class KioskWindow(QWidget):
             threshold=getattr(a, "threshold", None) if a is not None else None,
             interval=int(self.settings.get("interval")),
             smoothing=float(self.settings.get("smoothing")),
+            fusion_rule=self.settings.fusion_rule,
+            allow_unverified=bool(getattr(a, "allow_unverified", False)) if a is not None else False,
         )
         try:
             self.run_info = self.controller.open(opts)
@@ -108,7 +120,10 @@ class KioskWindow(QWidget):
                 model_sha256=sha,
                 model_name=Path(model_path).name if model_path else "",
                 save_images=bool(self.settings.get("kiosk/save_images")),
-                extra={"model_version": self.run_info.model_version},
+                extra={
+                    "model_version": self.run_info.model_version,
+                    "model_card": self.run_info.extra.get("model_card", "unchecked"),
+                },
             )
             self.controller.start()
             self.machine.reset(time.monotonic())
@@ -128,8 +143,13 @@ class KioskWindow(QWidget):
         for ev in events:
             if ev.kind == "decision" and self.audit is not None:
                 image = self.last_frame.frame if self.last_frame is not None else None
-                rec = self.audit.append(ev, threshold=self.machine.config.threshold, image_bgr=image)
-                self.audit_records.append(rec)
+                try:
+                    rec = self.audit.append(ev, threshold=self.machine.config.threshold, image_bgr=image)
+                except AuditLogError as e:  # a full disk: the operator must see it, the kiosk goes on
+                    self.audit_error = f"Audit log not written: {e}"
+                else:
+                    self.audit_error = ""
+                    self.audit_records.append(rec)
             elif ev.kind == "reset":
                 with contextlib.suppress(Exception):
                     self.controller.reset()
@@ -157,7 +177,14 @@ class KioskWindow(QWidget):
 
     @Slot(object)
     def _on_error(self, error) -> None:
-        if getattr(error, "fatal", isinstance(error, str)):
+        kind = getattr(error, "kind", "")
+        if kind == "reconnecting":
+            self.error = "Camera lost - reconnecting"
+            self.update()
+        elif kind == "reconnected":
+            self.error = ""
+            self.update()
+        elif getattr(error, "fatal", isinstance(error, str)):
             self.error = str(error)
             self.update()
 
@@ -245,14 +272,15 @@ class KioskWindow(QWidget):
             draw_text(p, QPointF(centre.x() - tw / 2, centre.y() + ring_r + 8 * unit), pct, COLORS["accent"])
         font.setPixelSize(max(12, int(5.5 * unit)))
         p.setFont(font)
-        instr = self.error or view.instruction
+        problem = self.error or self.audit_error
+        instr = problem or view.instruction
         fm = p.fontMetrics()
         while fm.horizontalAdvance(instr) > w * 0.92 and font.pixelSize() > 10:
             font.setPixelSize(font.pixelSize() - 2)
             p.setFont(font)
             fm = p.fontMetrics()
         tw = fm.horizontalAdvance(instr)
-        color = COLORS["spoof"] if self.error else QColor(240, 240, 240)
+        color = COLORS["spoof"] if problem else QColor(240, 240, 240)
         draw_text(p, QPointF((w - tw) / 2, h * 0.09 + fm.ascent()), instr, color)
         small = QFont()
         small.setPixelSize(max(9, int(1.8 * unit)))

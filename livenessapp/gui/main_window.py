@@ -10,7 +10,6 @@ frames when the GUI is slow nor slows the GUI down.
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
 import time
 from collections import deque
@@ -42,13 +41,30 @@ from PySide6.QtWidgets import (
 )
 
 from livenessapp import paths
-from livenessapp.gui.adapter import FrameInfo, WindowInfo, frame_info, window_info
+from livenessapp.gui.adapter import (
+    FUSION_RULE_TEXT,
+    FrameInfo,
+    WindowInfo,
+    cue_rows,
+    frame_info,
+    fusion_rule_label,
+    parallax_state_text,
+    window_info,
+)
 from livenessapp.gui.bridge import EngineBridge
 from livenessapp.gui.controller import EngineController, RunInfo, RunOptions, source_label
 from livenessapp.gui.qtimage import bgr_to_qimage
 from livenessapp.gui.settings import AppSettings
 from livenessapp.gui.theme import verdict_color
-from livenessapp.gui.widgets import DepthInspector, FrameOverlay, ScorePlot, VideoView, paint_overlay
+from livenessapp.gui.widgets import (
+    CueMeters,
+    DepthInspector,
+    FrameOverlay,
+    ScorePlot,
+    VideoView,
+    paint_overlay,
+)
+from livenessapp.parallax import FUSION_RULES, PARALLAX_THRESHOLD
 from livenessapp.recording import LABELS, ClipRecorder, RecordedClip
 from livenessapp.verdict import ScoreSmoother, Verdict, VerdictHysteresis
 
@@ -152,19 +168,30 @@ class MainWindow(QMainWindow):
         self.depth_dock = self._dock("Depth inspector", depth_box, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.plot = ScorePlot(10.0, self)
+        self.plot.set_parallax_threshold(PARALLAX_THRESHOLD)
         self.verdict_label = QLabel("—")
         big = QFont()
         big.setPixelSize(26)
         big.setBold(True)
         self.verdict_label.setFont(big)
         self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.numbers_label = QLabel("score –   p_live –   depth –")
-        self.numbers_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.cues = CueMeters(self)
+        self.cues.setToolTip(
+            "Bars: each cue in [0, 1]; the yellow tick is its threshold (live at or above it).\n"
+            "parallax: how much of the head's motion between the window's frames is 3-D (face-shaped)\n"
+            "parallax; a print or a flat screen moves as a plane. It needs some head turning to give a\n"
+            "verdict, and a replayed video of a moving head carries real parallax (the network's job)."
+        )
+        self._clear_cues()
+        self.reason_label = QLabel("")
+        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.reason_label.setWordWrap(True)
         score_box = QWidget()
         sl = QVBoxLayout(score_box)
         sl.setContentsMargins(4, 4, 4, 4)
         sl.addWidget(self.verdict_label)
-        sl.addWidget(self.numbers_label)
+        sl.addWidget(self.cues)
+        sl.addWidget(self.reason_label)
         sl.addWidget(self.plot, 1)
         self.score_dock = self._dock("Score", score_box, Qt.DockWidgetArea.RightDockWidgetArea)
 
@@ -177,15 +204,24 @@ class MainWindow(QMainWindow):
         self.status_infer = QLabel()
         self.status_drop = QLabel()
         self.status_provider = QLabel()
-        for w in (
-            self.status_provider,
-            self.status_fps,
-            self.status_track,
-            self.status_infer,
-            self.status_drop,
-        ):
+        widest = {  # a long status message must not squeeze the figures (it is cut instead)
+            self.status_provider: "tensorrt",
+            self.status_fps: "FPS 999.9",
+            self.status_track: "tracking 999.9 ms",
+            self.status_infer: "inference 9999.9 ms",
+            self.status_drop: "dropped 99999",
+        }
+        for w, sample in widest.items():
+            w.setMinimumWidth(w.fontMetrics().horizontalAdvance(sample) + 6)
             self.statusBar().addPermanentWidget(w)
         self._update_status()
+
+    def _clear_cues(self) -> None:
+        """Empty meters (before the first window of a run), the thresholds already marked."""
+        placeholder = WindowInfo(
+            threshold=self.plot.threshold, parallax_threshold=self.plot.parallax_threshold
+        )
+        self.cues.set_rows(cue_rows(placeholder))
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -254,6 +290,17 @@ class MainWindow(QMainWindow):
         self.calibrated_button = QPushButton("Reset to calibrated")
         self.calibrated_button.clicked.connect(self.reset_threshold)
         f.addRow(self.calibrated_button)
+        self.fusion_combo = QComboBox()
+        for i, rule in enumerate(FUSION_RULES):
+            label, tip = FUSION_RULE_TEXT[rule]
+            self.fusion_combo.addItem(label, rule)
+            self.fusion_combo.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.fusion_combo.setToolTip(
+            "How the motion-parallax cue joins the network's score:\n"
+            + "\n".join(f"• {label}: {tip}" for label, tip in FUSION_RULE_TEXT.values())
+        )
+        self.fusion_combo.currentIndexChanged.connect(self._fusion_rule_changed)
+        f.addRow("fusion", self.fusion_combo)
         self.interval_spin = QSpinBox()
         self.interval_spin.setRange(0, 15)
         self.interval_spin.setSpecialValueText("model default")
@@ -386,6 +433,8 @@ class MainWindow(QMainWindow):
         )
         self.interval_spin.setValue(int(s.get("interval")))
         self.smoothing_spin.setValue(float(s.get("smoothing")))
+        rule = getattr(a, "fusion_rule", None) if a is not None else None
+        self.set_fusion_rule(rule if rule in FUSION_RULES else s.fusion_rule)
         self.label_combo.setCurrentText(str(s.get("record_label")))
         self.colormap_combo.setCurrentText(str(s.get("colormap")))
         self.captures_label.setText(str(s.get("captures_dir")))
@@ -408,6 +457,7 @@ class MainWindow(QMainWindow):
         s.set("provider", self.provider_combo.currentText())
         s.set("interval", self.interval_spin.value())
         s.set("smoothing", self.smoothing_spin.value())
+        s.set("fusion_rule", self.fusion_rule)
         s.set("record_label", self.label_combo.currentText())
         s.set("colormap", self.colormap_combo.currentText())
         s.set("captures_dir", self.captures_label.text())
@@ -427,6 +477,18 @@ class MainWindow(QMainWindow):
     def threshold(self) -> float:
         return self.threshold_slider.value() / 1000.0
 
+    @property
+    def fusion_rule(self) -> str:
+        return str(self.fusion_combo.currentData() or "either_spoof")
+
+    def set_fusion_rule(self, rule: str) -> None:
+        """Select ``rule`` (one of :data:`~livenessapp.parallax.FUSION_RULES`) in the selector; as if the
+        user picked it (saved, applied to a running engine)."""
+        i = self.fusion_combo.findData(rule)
+        if i < 0:
+            raise ValueError(f"unknown fusion rule {rule!r}; expected one of {FUSION_RULES}")
+        self.fusion_combo.setCurrentIndex(i)
+
     def _set_threshold_value(self, value: float) -> None:
         """Set the slider from code (not remembered as the user's choice for this model)."""
         self._threshold_programmatic = True
@@ -443,6 +505,8 @@ class MainWindow(QMainWindow):
             threshold=self.threshold,
             interval=self.interval_spin.value(),
             smoothing=self.smoothing_spin.value(),
+            fusion_rule=self.fusion_rule,
+            allow_unverified=bool(getattr(self.args, "allow_unverified", False)),
         )
 
     # ------------------------------------------------------------------------------------ run control
@@ -481,6 +545,8 @@ class MainWindow(QMainWindow):
         self.provider_label.setText(f"in use: {info.provider or '–'}")
         self._reset_decision()
         self.plot.clear()
+        self._clear_cues()
+        self.reason_label.setText(f"rule: {fusion_rule_label(self.fusion_rule)}")
         note = "; ".join(info.extra.get("warnings", []))  # e.g. CUDA asked for but not available
         self.statusBar().showMessage(
             f"Running {source_label(opts.source)} with {self.model_name}" + (f" ({note})" if note else ""),
@@ -549,10 +615,25 @@ class MainWindow(QMainWindow):
         self.threshold_label.setText(f"{t:.3f}")
         self.hysteresis.threshold = t
         self.plot.set_threshold(t)
+        if self.last_window is None:
+            self._clear_cues()
         if not getattr(self, "_threshold_programmatic", True):
             self.settings.set_threshold_for(self.model_name, t)  # the user's choice, per model
         if hasattr(self.controller, "set_threshold") and self.running:
             self.controller.set_threshold(t)
+
+    def _fusion_rule_changed(self, _index: int) -> None:
+        rule = self.fusion_rule
+        self.settings.set("fusion_rule", rule)
+        if not self.running:
+            return  # the next start() builds the engine with it (RunOptions.fusion_rule)
+        if hasattr(self.controller, "set_fusion_rule"):
+            try:
+                self.controller.set_fusion_rule(rule)
+            except Exception as e:  # e.g. an engine without the rule: say so, keep running
+                self._error_box("Cannot change the fusion rule", e)
+                return
+        self.statusBar().showMessage(f"Fusion rule: {fusion_rule_label(rule)} (from the next window)", 5000)
 
     def _smoothing_changed(self, value: float) -> None:
         self.smoother.smoothing = float(value)
@@ -602,9 +683,24 @@ class MainWindow(QMainWindow):
                 num_frames=nf,
                 recording=rec,
                 show_landmarks=bool(self.settings.get("show_landmarks")),
+                detail=self._overlay_detail(),
             ),
         )
         self.video.set_image(image)
+
+    def _overlay_detail(self) -> str:
+        """The video's second line: why the fused decision differs from the network's, else the parallax
+        cue's state."""
+        w = self.last_window
+        if w is None or w.parallax_state is None:
+            return ""
+        if w.live is not None and w.network_live is not None and w.live != w.network_live and w.reason:
+            return w.reason
+        state = parallax_state_text(w.parallax_state, w.parallax_score, w.parallax_threshold)
+        value = (
+            f" {w.parallax_score:.2f}" if w.parallax_state == "ok" and w.parallax_score is not None else ""
+        )
+        return f"parallax{value}: {state}"
 
     @Slot(object)
     def _on_window(self, event) -> None:
@@ -615,7 +711,10 @@ class MainWindow(QMainWindow):
         smoothed = w.smoothed if w.smoothed is not None else self.smoother.update(w.score)
         self.current_score = smoothed
         verdict = self.hysteresis.update(smoothed, w.live)
-        self.plot.add(time.monotonic(), smoothed, w.p_live, w.depth_score)
+        parallax = w.parallax_score if w.parallax_state == "ok" else None
+        if w.parallax_threshold is not None:
+            self.plot.set_parallax_threshold(w.parallax_threshold)
+        self.plot.add(time.monotonic(), smoothed, w.p_live, w.depth_score, parallax)
         self._show_verdict(verdict, smoothed, w)
         self._show_depth(w)
         if w.inference_ms is not None:
@@ -627,13 +726,12 @@ class MainWindow(QMainWindow):
         self.verdict_label.setText(text)
         self.verdict_label.setStyleSheet(f"color: {c.name()};")
 
-        def fmt(v):
-            return "–" if v is None or not math.isfinite(v) else f"{v:.3f}"
-
-        text = f"score {fmt(smoothed)} (raw {fmt(w.score)})   p_live {fmt(w.p_live)}   depth {fmt(w.depth_score)}"
+        self.cues.set_rows(cue_rows(w, smoothed, self.threshold if w.threshold is None else w.threshold))
+        rule = w.fusion_rule or self.fusion_rule
+        text = f"rule: {fusion_rule_label(rule)}"
         if w.reason:
-            text += f"\n{w.reason}"
-        self.numbers_label.setText(text)
+            text += f" · {w.reason}"
+        self.reason_label.setText(text)
 
     def _show_depth(self, w: WindowInfo) -> None:
         if w.depth_single is None and w.depth_fusion is None:
@@ -645,6 +743,10 @@ class MainWindow(QMainWindow):
             title += f"   p_live {w.p_live:.3f}"
         if w.depth_score is not None:
             title += f"   depth {w.depth_score:.3f}"
+        if w.parallax_state == "ok" and w.parallax_score is not None:
+            title += f"   parallax {w.parallax_score:.3f}"
+        elif w.parallax_state is not None:
+            title += "   parallax –"
         self.depth.set_window(w.crops, w.depth_single, w.depth_fusion, w.masks, title=title)
 
     @Slot(object)
@@ -652,7 +754,10 @@ class MainWindow(QMainWindow):
         """Fatal engine errors (source lost, ...) stop the run with a message box; others go to the status
         bar (a NaN window, a failing listener: the engine carries on)."""
         message = str(error)
-        if getattr(error, "fatal", isinstance(error, str)):
+        kind = getattr(error, "kind", "")
+        if kind == "reconnecting":  # a lost camera: the state stays in the status bar until it is back
+            self.statusBar().showMessage(message)
+        elif getattr(error, "fatal", isinstance(error, str)):
             self.stop()
             self._error_box("The engine stopped", message)
         else:
@@ -679,6 +784,10 @@ class MainWindow(QMainWindow):
         self.last_error = text
 
     def _update_status(self) -> None:
+        if getattr(self, "_recording_failure", None) is not None:
+            self._recording_failure = None
+            if self.recorder is not None:
+                self.stop_recording()  # finish() raises the recorder's error: shown in a message box
         f = self.last_frame
         ts = list(self._frame_times)
         fps = (len(ts) - 1) / (ts[-1] - ts[0]) if len(ts) > 1 and ts[-1] > ts[0] else None
@@ -708,7 +817,10 @@ class MainWindow(QMainWindow):
         if frame is None and isinstance(event, dict):
             frame = event.get("frame")
         if frame is not None:
-            rec.write(frame)
+            try:
+                rec.write(frame)
+            except Exception as e:  # a full disk: stopped and reported by the GUI thread (_update_status)
+                self._recording_failure = e
 
     @Slot()
     def toggle_recording(self) -> None:

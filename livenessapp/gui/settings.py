@@ -25,6 +25,7 @@ _DEFAULTS: dict[str, object] = {
     "interval": 0,  # frame sampling interval; 0 = the model's frame_interval
     "smoothing": 0.5,  # EMA weight of the newest window score (1 = none)
     "hysteresis_margin": 0.03,
+    "fusion_rule": "either_spoof",  # livenessapp.parallax.FUSION_RULES: how the parallax cue joins the network
     "captures_dir": str(DEFAULT_CAPTURES_DIR),
     "record_label": "live",
     "colormap": "viridis",
@@ -69,6 +70,14 @@ class AppSettings:
         except (TypeError, ValueError):
             return fallback
         return str(value) if isinstance(fallback, str) else value
+
+    @property
+    def fusion_rule(self) -> str:
+        """The saved fusion rule, or the default when the file holds an unknown one."""
+        from livenessapp.parallax import FUSION_RULES
+
+        rule = str(self.get("fusion_rule"))
+        return rule if rule in FUSION_RULES else str(_DEFAULTS["fusion_rule"])
 
     def set(self, key: str, value) -> None:
         self.qsettings.setValue(key, value)

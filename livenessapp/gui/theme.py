@@ -24,6 +24,7 @@ COLORS = {
     "threshold": QColor(241, 196, 15),
     "p_live": QColor(155, 89, 182),
     "depth": QColor(26, 188, 156),
+    "parallax": QColor(100, 181, 246),
     "background": QColor(30, 30, 32),
 }
 

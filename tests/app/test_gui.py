@@ -45,11 +45,18 @@ def face_video(tmp_path_factory, grace_hopper_bgr) -> str:
 class ScriptedController:
     """Engine stand-in: real frames from a video, scripted per-window results (scores in ``scores``)."""
 
-    def __init__(self, video: str, scores=(0.8, 0.85, 0.9), nf: int = 5, fail: str = "", every: int = 6):
+    def __init__(
+        self, video: str, scores=(0.8, 0.85, 0.9), nf: int = 5, fail: str = "", every: int = 6, parallax=None
+    ):
         self.video, self.scores, self.nf, self.fail, self.every = video, list(scores), nf, fail, every
+        self.parallax = (
+            None if parallax is None else list(parallax)
+        )  # scripted parallax scores (None: no verdict)
         self.bridge = None
         self.resets = 0
         self.threshold = None
+        self.fusion_rule = None
+        self.fusion_rule_calls: list[str] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.opened = None
@@ -58,6 +65,7 @@ class ScriptedController:
         if self.fail:
             raise FileNotFoundError(self.fail)
         self.opened = options
+        self.fusion_rule = options.fusion_rule
         return RunInfo(
             provider="cpu", model_threshold=0.6, num_frames=self.nf, model_version="scripted-1", fps=30.0
         )
@@ -93,8 +101,20 @@ class ScriptedController:
             if i % self.every == self.every - 1 and k == self.nf:
                 s = self.scores[w % len(self.scores)]
                 crop = cv2.cvtColor(cv2.resize(frame[60:300, 130:340], (64, 64)), cv2.COLOR_BGR2RGB)
+                extra = {}
+                if self.parallax is not None:
+                    par = self.parallax[w % len(self.parallax)]
+                    planar = par is not None and par < 0.29
+                    state = "insufficient_motion" if par is None else "ok"
+                    extra = {
+                        "parallax": {"state": state, "score": par, "threshold": 0.29},
+                        "fusion": {"rule": self.fusion_rule, "reason": "planar motion" if planar else "live"},
+                        "network_live": s >= 0.6,
+                        "live": s >= 0.6 and not planar,
+                    }
                 self.bridge.on_window(
                     {
+                        **extra,
                         "index": w,
                         "crops": [crop] * self.nf,
                         "depth_single": np.stack([bump] * self.nf)[:, None],
@@ -121,6 +141,10 @@ class ScriptedController:
 
     def set_threshold(self, t):
         self.threshold = t
+
+    def set_fusion_rule(self, rule):
+        self.fusion_rule = rule
+        self.fusion_rule_calls.append(rule)
 
     def close(self):
         self.stop()
@@ -251,3 +275,39 @@ def test_kiosk_reaches_a_decision_and_writes_an_audit_line(qtbot, settings, face
     assert win.isVisible()  # Esc does not close a kiosk
     qtbot.keyClick(win, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert not win.isVisible() and ctrl._stop.is_set()
+
+
+def test_parallax_cue_in_the_score_panel_and_the_fusion_rule_selector(qtbot, settings, face_video):
+    ctrl = ScriptedController(face_video, scores=(0.8,), parallax=(0.12, None, 0.45))
+    win = create_window(_args(source=face_video), settings, ctrl)
+    _show(qtbot, win)
+    assert win.fusion_rule == "either_spoof" and [win.fusion_combo.itemData(i) for i in range(3)] == [
+        "network",
+        "either_spoof",
+        "logistic",
+    ]
+    for i in range(win.fusion_combo.count()):  # every rule explains itself in one sentence
+        assert win.fusion_combo.itemData(i, Qt.ItemDataRole.ToolTipRole).endswith(".")
+    assert "replayed video" in win.fusion_combo.toolTip()
+    assert win.start() and ctrl.opened.fusion_rule == "either_spoof"
+    qtbot.waitUntil(lambda: win.windows_received >= 3, timeout=10000)
+    notes = set()
+    qtbot.waitUntil(lambda: notes.add(win.cues.row("parallax").note) or len(notes) >= 3, timeout=10000)
+    assert {"planar (print-like)", "not enough motion", "non-planar (3-D)"} <= notes
+    assert any(pt[4] == pytest.approx(0.45) for pt in win.plot.points)  # the plot's parallax line
+    assert win.plot.parallax_threshold == pytest.approx(0.29)
+    assert "rule: either cue says spoof" in win.reason_label.text()
+
+    win.fusion_combo.setCurrentIndex(win.fusion_combo.findData("logistic"))  # as the user picks it
+    assert ctrl.fusion_rule_calls == ["logistic"] and settings.get("fusion_rule") == "logistic"
+    qtbot.waitUntil(lambda: "logistic fusion" in win.reason_label.text(), timeout=10000)
+    win.set_fusion_rule("network")
+    assert ctrl.fusion_rule_calls == ["logistic", "network"]
+    with pytest.raises(ValueError):
+        win.set_fusion_rule("bogus")
+    win.close()
+    win2 = create_window(_args(source=face_video), AppSettings(), ScriptedController(face_video))
+    qtbot.addWidget(win2)
+    assert win2.fusion_rule == "network"  # remembered
+    assert win2.start() and win2.controller.opened.fusion_rule == "network"
+    win2.close()

@@ -107,3 +107,36 @@ def test_kiosk_on_the_real_engine_decides_and_audits(qtbot, settings, source, ti
     assert rec["verdict"] in ("PASS", "FAIL") and 0.0 <= rec["score"] <= 1.0
     assert rec["model_sha256"] == file_sha256(tiny_model_path) and rec["threshold"] == pytest.approx(0.5)
     assert "image" not in rec
+
+
+def test_parallax_value_and_fusion_rule_on_the_real_engine(qtbot, settings, tiny_model_path):
+    """On the demo clip the head turns in the first seconds: the parallax cue gives a value, shown beside
+    the network's score; switching the rule reaches the running engine and is remembered."""
+    if not paths.DEMO_CLIP.exists():
+        pytest.skip("the bundled demo clip is missing")
+    win = create_window(_args(source="demo", model=str(tiny_model_path)), settings)
+    _show(qtbot, win)
+    assert win.start(), getattr(win, "last_error", "")
+    try:
+        qtbot.waitUntil(
+            lambda: win.last_window is not None and win.last_window.parallax_state == "ok", timeout=40000
+        )
+        w = win.last_window
+        row = win.cues.row("parallax")
+        assert row.value == pytest.approx(w.parallax_score) and 0.0 <= row.value <= 1.0
+        assert row.threshold == pytest.approx(w.parallax_threshold)
+        assert row.note in ("planar (print-like)", "non-planar (3-D)")
+        assert any(pt[4] is not None for pt in win.plot.points)
+        engine = win.controller.engine
+        assert engine.config.fusion_rule == "either_spoof"
+        win.set_fusion_rule("logistic")
+        assert engine.config.fusion_rule == "logistic" and settings.get("fusion_rule") == "logistic"
+        n = win.windows_received
+        qtbot.waitUntil(
+            lambda: win.windows_received > n + 1 and win.last_window.fusion_rule == "logistic", timeout=30000
+        )
+        assert win.cues.row("fused") is not None
+    finally:
+        win.stop()
+    win.close()
+    assert AppSettings().fusion_rule == "logistic"

@@ -212,3 +212,109 @@ def test_adapter_reads_the_engine_events():
         0.7,
         None,
     )
+
+
+def test_adapter_reads_the_parallax_cue_and_the_fusion():
+    from livenessapp.gui.adapter import PARALLAX_STATE_TEXT, WindowInfo, cue_rows, window_info
+    from livenessapp.parallax import FusionDecision, ParallaxResult
+
+    def event(par, fusion, live):
+        common = {"score": 0.8, "smoothed": 0.7, "threshold": 0.5, "network_live": True}
+        return {**common, "live": live, "parallax": par, "fusion": fusion}
+
+    planar = window_info(
+        event(
+            ParallaxResult(state="ok", score=0.12, threshold=0.29),
+            FusionDecision(False, 0.7, 0.5, "either_spoof", True, "planar motion: parallax 0.12 < 0.29"),
+            False,
+        )
+    )
+    assert (planar.parallax_state, planar.parallax_score, planar.parallax_threshold) == ("ok", 0.12, 0.29)
+    assert (
+        planar.parallax_live is False and planar.network_live is True and planar.fusion_rule == "either_spoof"
+    )
+    rows = {r.key: r for r in cue_rows(planar)}
+    assert list(rows) == ["score", "p_live", "depth", "parallax"]
+    assert rows["parallax"].value == 0.12 and rows["parallax"].threshold == 0.29
+    assert rows["parallax"].note == PARALLAX_STATE_TEXT["planar"] and rows["parallax"].passed is False
+    assert rows["score"].passed is True and rows["score"].note == "raw 0.80"
+
+    still = window_info(
+        event(
+            ParallaxResult(state="insufficient_motion", threshold=0.29),
+            FusionDecision(True, 0.7, 0.5, "logistic", False, "no parallax verdict"),
+            True,
+        )
+    )
+    rows = {r.key: r for r in cue_rows(still)}
+    assert rows["parallax"].value is None and rows["parallax"].note == "not enough motion"
+    assert rows["fused"].note.startswith("no parallax verdict")  # the logistic rule adds its own meter
+    par = {"state": "ok", "score": 0.41, "threshold": 0.29}  # plain dicts work as well as the dataclasses
+    live = window_info(
+        event(par, {"rule": "logistic", "score": 0.83, "threshold": 0.5, "used_parallax": True}, True)
+    )
+    rows = {r.key: r for r in cue_rows(live)}
+    assert (
+        rows["parallax"].note == "non-planar (3-D)" and rows["fused"].value == 0.83 and rows["fused"].passed
+    )
+    # no window yet: empty meters with the thresholds; a window without the cue says "off"
+    assert {r.key: r.note for r in cue_rows(WindowInfo(threshold=0.5))}["parallax"] == ""
+    assert {r.key: r.note for r in cue_rows(window_info({"score": 0.5}))}["parallax"] == "off"
+
+
+def test_cue_meters_paint_values_and_thresholds(qtbot):
+    from livenessapp.gui.adapter import CueRow
+    from livenessapp.gui.qtimage import qimage_to_rgb
+    from livenessapp.gui.theme import COLORS
+    from livenessapp.gui.widgets import CueMeters
+
+    meters = CueMeters()
+    qtbot.addWidget(meters)
+    meters.resize(420, 100)
+    meters.set_rows(
+        [
+            CueRow("score", "network score", 0.7, 0.5, "raw 0.80", True),
+            CueRow("parallax", "parallax", 0.9, 0.29, "non-planar (3-D)", True),
+        ]
+    )
+    assert meters.height() == 2 * CueMeters.ROW_H + 4
+    assert "parallax 0.90 non-planar (3-D)" in meters.text().splitlines()
+    rgb = qimage_to_rgb(meters.grab().toImage()).astype(int)
+    blue = np.array(COLORS["parallax"].getRgb()[:3])
+    assert (np.abs(rgb - blue).sum(axis=2) < 30).sum() > 100  # the parallax bar is filled
+    meters.set_rows([CueRow("parallax", "parallax", None, 0.29, "not enough motion")])
+    assert meters.row("parallax").value is None and "parallax – not enough motion" in meters.text()
+
+
+def test_score_plot_draws_the_parallax_series(qtbot):
+    from livenessapp.gui.qtimage import qimage_to_rgb
+    from livenessapp.gui.theme import COLORS
+
+    plot = ScorePlot(span_s=10.0)
+    qtbot.addWidget(plot)
+    plot.resize(400, 180)
+    plot.set_parallax_threshold(None)
+    blue = np.array(COLORS["parallax"].getRgb()[:3])
+
+    def blue_pixels():
+        rgb = qimage_to_rgb(plot.grab().toImage()).astype(int)[30:]  # below the legend
+        return (np.abs(rgb - blue).sum(axis=2) < 40).sum()
+
+    for i in range(20):
+        plot.add(float(i) / 2, 0.6, 0.6, 0.3)
+    without = blue_pixels()
+    for i in range(20, 40):  # a verdict every other window: the line has gaps, the dots stay
+        plot.add(float(i) / 2, 0.6, 0.6, 0.3, 0.8 if i % 2 else None)
+    assert len(plot.points[-1]) == 5 and plot.points[-1][4] == 0.8
+    assert blue_pixels() > without + 20
+    plot.set_parallax_threshold(0.29)
+    assert plot.parallax_threshold == 0.29 and not plot.grab().isNull()
+
+
+def test_settings_keep_the_fusion_rule(tmp_path):
+    s = AppSettings(tmp_path / "s.ini")
+    assert s.fusion_rule == "either_spoof"
+    s.set("fusion_rule", "logistic")
+    assert AppSettings(tmp_path / "s.ini").fusion_rule == "logistic"
+    s.set("fusion_rule", "bogus")  # a hand-edited file: back to the default, no crash
+    assert s.fusion_rule == "either_spoof"
