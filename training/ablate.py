@@ -50,19 +50,63 @@ VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
         Variant("model1", "4/5", "single frame, MSE+CDL", {"use_contrastive": True}, "", "depth_single", 4.4),
-        Variant("model1_nocdl", "5", "single frame, MSE only", {"use_contrastive": False}, "", "depth_single", 5.8),
-        Variant("model2_star", "4", "+STSTB, depth only",
-                {**_MF, "use_ststb": True, "use_convgru": False, "use_binary": False}, "model1", "depth", 3.5),
-        Variant("model2", "4", "+STSTB, depth+binary",
-                {**_MF, "use_ststb": True, "use_convgru": False, "use_binary": True}, "model1", "score", 2.3),
-        Variant("model3_star", "4", "+ConvGRU, depth only",
-                {**_MF, "use_ststb": False, "use_convgru": True, "use_binary": False}, "model1", "depth", 3.3),
-        Variant("model3", "4", "+ConvGRU, depth+binary",
-                {**_MF, "use_ststb": False, "use_convgru": True, "use_binary": True}, "model1", "score", 3.1),
-        Variant("model4_star", "4", "+STSTB+ConvGRU, depth only",
-                {**_MF, "use_ststb": True, "use_convgru": True, "use_binary": False}, "model1", "depth", 1.7),
-        Variant("model4", "4", "+STSTB+ConvGRU, depth+binary (full)",
-                {**_MF, "use_ststb": True, "use_convgru": True, "use_binary": True}, "model1", "score", 1.3),
+        Variant(
+            "model1_nocdl", "5", "single frame, MSE only", {"use_contrastive": False}, "", "depth_single", 5.8
+        ),
+        Variant(
+            "model2_star",
+            "4",
+            "+STSTB, depth only",
+            {**_MF, "use_ststb": True, "use_convgru": False, "use_binary": False},
+            "model1",
+            "depth",
+            3.5,
+        ),
+        Variant(
+            "model2",
+            "4",
+            "+STSTB, depth+binary",
+            {**_MF, "use_ststb": True, "use_convgru": False, "use_binary": True},
+            "model1",
+            "score",
+            2.3,
+        ),
+        Variant(
+            "model3_star",
+            "4",
+            "+ConvGRU, depth only",
+            {**_MF, "use_ststb": False, "use_convgru": True, "use_binary": False},
+            "model1",
+            "depth",
+            3.3,
+        ),
+        Variant(
+            "model3",
+            "4",
+            "+ConvGRU, depth+binary",
+            {**_MF, "use_ststb": False, "use_convgru": True, "use_binary": True},
+            "model1",
+            "score",
+            3.1,
+        ),
+        Variant(
+            "model4_star",
+            "4",
+            "+STSTB+ConvGRU, depth only",
+            {**_MF, "use_ststb": True, "use_convgru": True, "use_binary": False},
+            "model1",
+            "depth",
+            1.7,
+        ),
+        Variant(
+            "model4",
+            "4",
+            "+STSTB+ConvGRU, depth+binary (full)",
+            {**_MF, "use_ststb": True, "use_convgru": True, "use_binary": True},
+            "model1",
+            "score",
+            1.3,
+        ),
     )
 }
 
@@ -84,6 +128,7 @@ def _variant_config(base, v: Variant, out: Path):
 def _evaluate(run_dir: Path, v: Variant, args) -> dict:
     import numpy as np
     import torch
+
     from livenessapp_training.clips import ClipDataset
     from livenessapp_training.datasets import load_dataset, select
     from livenessapp_training.evaluate import predict, subset_indices, video_level
@@ -174,8 +219,17 @@ def run_ablation(base, out: Path, names: Sequence[str], args) -> list[dict]:
             print(f"ablate: training {name} ({v.label})", flush=True)
             fit(cfg)
         metrics = _evaluate(run_dir, v, args)
-        rows.append({"name": name, "table": v.table, "label": v.label, "paper_acer": v.paper_acer,
-                     "metrics": metrics, "seconds": time.perf_counter() - t0, "run_dir": os.fspath(run_dir)})
+        rows.append(
+            {
+                "name": name,
+                "table": v.table,
+                "label": v.label,
+                "paper_acer": v.paper_acer,
+                "metrics": metrics,
+                "seconds": time.perf_counter() - t0,
+                "run_dir": os.fspath(run_dir),
+            }
+        )
         (out / "ablation.json").write_text(json.dumps(rows, indent=2, default=float))
     header = (
         f"Dataset `{base.dataset}` at `{base.data_root}` (protocol {base.protocol}); model preset `{base.model}`; "
@@ -197,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="base TrainConfig (JSON/TOML); options below override it")
     p.add_argument("--out", default="runs/ablate", help="output folder (one run per variant inside)")
-    p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from {', '.join(VARIANTS)}")
+    p.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"comma-separated, from {', '.join(VARIANTS)}"
+    )
     p.add_argument("--force", action="store_true", help="retrain variants that already have final.pt")
     p.add_argument("--max-videos", type=int, default=0, help="evaluation: videos per split (0 = all)")
     p.add_argument("--clips-per-video", type=int, default=0, help="evaluation: clips per video (0 = all)")

@@ -32,11 +32,11 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from livenessapp_training.datasets.base import VideoSample
-from livenessapp_training.preprocess import CachedVideo, PreprocessCache
 from torch.utils.data import Dataset
 
 from livenessapp.face import FaceObservation, crop_affine, depth_label, normalise, warp_image
+from livenessapp_training.datasets.base import VideoSample
+from livenessapp_training.preprocess import CachedVideo, PreprocessCache
 
 __all__ = ["AugmentConfig", "ClipDataset", "clip_starts"]
 

@@ -32,8 +32,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from livenessapp_training import metrics as M
 from torch.utils.data import DataLoader, Dataset
+
+from livenessapp_training import metrics as M
 
 __all__ = [
     "VARIANTS",
@@ -158,7 +159,10 @@ class OnnxModel:
         return self
 
     def __call__(self, frames: torch.Tensor, masks: torch.Tensor) -> dict[str, torch.Tensor]:
-        feeds = {"frames": frames.cpu().numpy().astype(np.float32), "masks": masks.cpu().numpy().astype(np.float32)}
+        feeds = {
+            "frames": frames.cpu().numpy().astype(np.float32),
+            "masks": masks.cpu().numpy().astype(np.float32),
+        }
         names = {i.name for i in self.session.get_inputs()}
         res = self.session.run(None, {k: v for k, v in feeds.items() if k in names})
         return {k: torch.from_numpy(np.asarray(v)) for k, v in zip(self.outputs, res, strict=True)}
@@ -180,7 +184,11 @@ def predict(
     model.eval()
     is_torch = isinstance(model, torch.nn.Module)
     loader = DataLoader(
-        dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate,
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_collate,
         generator=torch.Generator(),
     )
     out = ClipScores()
@@ -199,7 +207,9 @@ def predict(
             out.scores[k] += s[k].cpu().double().tolist()
         out.video_id += list(batch["video_id"])
         out.label += [int(x) for x in batch["label"]]
-        out.pai += ["live" if int(lab) == 1 else str(p) for p, lab in zip(batch["pai"], batch["label"], strict=True)]
+        out.pai += [
+            "live" if int(lab) == 1 else str(p) for p, lab in zip(batch["pai"], batch["label"], strict=True)
+        ]
         if bar is not None:
             bar.update(len(batch["video_id"]))
     if bar is not None:
@@ -279,7 +289,9 @@ def evaluate_protocol(
 # --------------------------------------------------------------------------------------------------------
 
 
-def _plots(out_dir: Path, dev: VideoScores | None, test: VideoScores, report: dict, primary: str) -> list[str]:
+def _plots(
+    out_dir: Path, dev: VideoScores | None, test: VideoScores, report: dict, primary: str
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -298,7 +310,13 @@ def _plots(out_dir: Path, dev: VideoScores | None, test: VideoScores, report: di
                 far, tpr, _ = M.roc_curve(s, y)
                 ax.plot(far, tpr, "-" if name == "test" else ":", label=f"{name} {k}")
     ax.plot([0, 1], [0, 1], color="0.8", lw=0.8)
-    ax.set(xlabel="APCER (all attacks)", ylabel="1 - BPCER", title="ROC (video level)", xlim=(0, 1), ylim=(0, 1.01))
+    ax.set(
+        xlabel="APCER (all attacks)",
+        ylabel="1 - BPCER",
+        title="ROC (video level)",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out_dir / "roc.png", dpi=110)
@@ -335,7 +353,11 @@ def _plots(out_dir: Path, dev: VideoScores | None, test: VideoScores, report: di
             sel = np.array([x == species and lab == 0 for x, lab in zip(p, y, strict=True)])
             ax.hist(s[sel], bins=bins, alpha=0.5, label=species)
         ax.axvline(report[k]["threshold"], color="k", ls="--", lw=1, label="threshold")
-        ax.set(xlabel=f"{k} (video level, test)", ylabel="videos", title=f"{k}" + (" (primary)" if k == primary else ""))
+        ax.set(
+            xlabel=f"{k} (video level, test)",
+            ylabel="videos",
+            title=f"{k}" + (" (primary)" if k == primary else ""),
+        )
         ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out_dir / f"hist_{k}.png", dpi=110)
@@ -352,7 +374,8 @@ def markdown_report(result: dict) -> str:
     lines = [f"# Evaluation: {result['model']}", ""]
     lines += [
         f"- dataset: `{result['dataset']}` at `{result['data_root']}`",
-        f"- threshold: {result['threshold_mode']}" + (f" (target BPCER {result['target_bpcer']})" if result["threshold_mode"] == "bpcer" else ""),
+        f"- threshold: {result['threshold_mode']}"
+        + (f" (target BPCER {result['target_bpcer']})" if result["threshold_mode"] == "bpcer" else ""),
         f"- primary score: `{result['primary']}`; live if score >= threshold; video score = mean of its clips",
         f"- {result['created']}, {result['seconds']:.1f} s",
         "",
@@ -377,9 +400,18 @@ def markdown_report(result: dict) -> str:
             lines += ["| PAI | videos | APCER % |", "|---|---|---|"]
             for sp, a in prim["test"]["apcer_per_pai"].items():
                 lines.append(f"| {sp} | {prim['test']['num_attack_per_pai'][sp]} | {_pct(a)} |")
-        lines += ["", *(f"![{f}]({proto}/{f})" if len(result["protocols"]) > 1 else f"![{f}]({f})" for f in r["plots"]), ""]
+        lines += [
+            "",
+            *(f"![{f}]({proto}/{f})" if len(result["protocols"]) > 1 else f"![{f}]({f})" for f in r["plots"]),
+            "",
+        ]
     if len(result["protocols"]) > 1:
-        lines += ["## Mean ± std over protocols", "", "| score | APCER % | BPCER % | ACER % |", "|---|---|---|---|"]
+        lines += [
+            "## Mean ± std over protocols",
+            "",
+            "| score | APCER % | BPCER % | ACER % |",
+            "|---|---|---|---|",
+        ]
         for k, m in result["mean_std"].items():
             lines.append(
                 f"| {k} | {_pct(m['apcer'][0])} ± {_pct(m['apcer'][1])} | {_pct(m['bpcer'][0])} ± {_pct(m['bpcer'][1])} "
@@ -396,7 +428,16 @@ def _write_csv(path: Path, dev: VideoScores | None, test: VideoScores) -> None:
             if vs is None:
                 continue
             for row in vs.rows():
-                w.writerow([name, row["video_id"], row["label"], row["pai"], row["clips"], *(f"{row[k]:.6f}" for k in VARIANTS)])
+                w.writerow(
+                    [
+                        name,
+                        row["video_id"],
+                        row["label"],
+                        row["pai"],
+                        row["clips"],
+                        *(f"{row[k]:.6f}" for k in VARIANTS),
+                    ]
+                )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -426,7 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--num-workers", type=int, default=2)
     p.add_argument("--device", default="auto")
-    p.add_argument("--no-preprocess", action="store_true", help="fail instead of preprocessing missing videos")
+    p.add_argument(
+        "--no-preprocess", action="store_true", help="fail instead of preprocessing missing videos"
+    )
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -459,8 +502,11 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
     from livenessapp_training.preprocess import PreprocessCache, PreprocessConfig
 
     start = time.perf_counter()
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     model, mcfg, tcfg, desc = _load_any(args.model, device)
     kind = args.dataset or tcfg.get("dataset")
     root = args.data_root or tcfg.get("data_root")
@@ -482,7 +528,9 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         given = {k: v["threshold"] for k, v in prev.get("variants", {}).items()}
     if args.threshold is not None:
         given[args.primary] = args.threshold
-    cache = PreprocessCache(cache_dir, PreprocessConfig.from_model(mcfg, crop_format=tcfg.get("crop_format", "jpeg")))
+    cache = PreprocessCache(
+        cache_dir, PreprocessConfig.from_model(mcfg, crop_format=tcfg.get("crop_format", "jpeg"))
+    )
     result: dict = {
         "model": desc,
         "model_config": mcfg.to_dict(),
@@ -521,19 +569,30 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
                 counts[name] = {p: int(sum(1 for x in vs.pai if x == p)) for p in sorted(set(vs.pai))}
         if scored["test"] is None:
             raise SystemExit(f"eval: no complete clips in the test split of {kind} protocol {proto}")
-        variants = evaluate_protocol(scored["dev"], scored["test"], args.threshold_mode, args.target_bpcer, given)
+        variants = evaluate_protocol(
+            scored["dev"], scored["test"], args.threshold_mode, args.target_bpcer, given
+        )
         pdir = out_dir / str(proto or "all") if len(protocols) > 1 else out_dir
         pdir.mkdir(parents=True, exist_ok=True)
         _write_csv(pdir / "scores.csv", scored["dev"], scored["test"])
         plots = [] if args.no_plots else _plots(pdir, scored["dev"], scored["test"], variants, args.primary)
-        result["protocols"][str(proto) if proto is not None else "all"] = {"counts": counts, "variants": variants, "plots": plots}
+        result["protocols"][str(proto) if proto is not None else "all"] = {
+            "counts": counts,
+            "variants": variants,
+            "plots": plots,
+        }
     first = next(iter(result["protocols"].values()))
     result["variants"] = first["variants"]
     result["threshold"] = first["variants"][args.primary]["threshold"]
     if len(protocols) > 1:
         result["mean_std"] = {
             k: {
-                m: [float(np.mean(vals := [r["variants"][k]["test"][m] for r in result["protocols"].values()])), float(np.std(vals))]
+                m: [
+                    float(
+                        np.mean(vals := [r["variants"][k]["test"][m] for r in result["protocols"].values()])
+                    ),
+                    float(np.std(vals)),
+                ]
                 for m in ("apcer", "bpcer", "acer", "hter")
             }
             for k in first["variants"]

@@ -213,7 +213,11 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         conv, metavar = _field_parser(f)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         group.add_argument(
-            "--" + f.name.replace("_", "-"), dest=f.name, type=conv, default=None, metavar=metavar,
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=conv,
+            default=None,
+            metavar=metavar,
             help=f"config default {default!r}",
         )
 
@@ -254,7 +258,9 @@ def _stage1_loss(model_cfg, pred: torch.Tensor, depth: torch.Tensor) -> tuple[to
     """Eq. 5: MSE (Eq. 3) + contrastive depth loss (Eq. 4); the CDL off for Table 5's Model 1*."""
     from livenessapp_training import losses
 
-    return losses.single_frame_loss(pred, depth, use_contrastive=bool(getattr(model_cfg, "use_contrastive", True)))
+    return losses.single_frame_loss(
+        pred, depth, use_contrastive=bool(getattr(model_cfg, "use_contrastive", True))
+    )
 
 
 def _stage2_loss(model_cfg, out, depth: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -373,7 +379,9 @@ def build_data(cfg: TrainConfig, model_cfg, rank: int = 0, world: int = 1) -> Da
     train, dev = select(samples, "train"), select(samples, "dev")
     if not train:
         raise ValueError(f"no train split in {cfg.dataset} at {cfg.data_root} (protocol {cfg.protocol})")
-    cache = PreprocessCache(cfg.cache_dir, PreprocessConfig.from_model(model_cfg, crop_format=cfg.crop_format))
+    cache = PreprocessCache(
+        cfg.cache_dir, PreprocessConfig.from_model(model_cfg, crop_format=cfg.crop_format)
+    )
     if cfg.preprocess and rank == 0:
         todo = [s for s in train + dev if not cache.has(s)]
         if todo:
@@ -384,7 +392,9 @@ def build_data(cfg: TrainConfig, model_cfg, rank: int = 0, world: int = 1) -> Da
     aug = None if cfg.augment else AugmentConfig.none(model_cfg.crop_scale)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if rank else "default")
-        stage1 = ClipDataset(cache, train, _FrameView.single(model_cfg), True, cfg.seed, aug, cfg.frame_stride)
+        stage1 = ClipDataset(
+            cache, train, _FrameView.single(model_cfg), True, cfg.seed, aug, cfg.frame_stride
+        )
         stage2 = ClipDataset(cache, train, model_cfg, True, cfg.seed + 1, aug, cfg.clip_stride)
         dev_ds = ClipDataset(cache, dev, model_cfg, False, cfg.seed, None, cfg.clip_stride) if dev else None
     summary = {
@@ -576,7 +586,9 @@ class Trainer:
     def init_from(self, path: str | Path) -> None:
         """Start from the weights at ``path`` (e.g. a shared stage-1 run): every tensor whose name and shape
         match is loaded, so a variant without some module (Table 4) still takes the single-frame part."""
-        init = torch.load(resolve_checkpoint(path, ("final.pt", "best.pt")), map_location="cpu", weights_only=False)
+        init = torch.load(
+            resolve_checkpoint(path, ("final.pt", "best.pt")), map_location="cpu", weights_only=False
+        )
         own = self.model.state_dict()
         match = {k: v for k, v in init["model"].items() if k in own and own[k].shape == v.shape}
         self.model.load_state_dict(match, strict=False)
@@ -692,8 +704,11 @@ class Trainer:
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             model.zero_grad(set_to_none=True)
             if stage == 1:
-                loss, _ = _stage1_loss(mc, model.encode(torch.zeros(2, 3, size, size, device=dev))[1],
-                                       torch.zeros(2, 1, d, d, device=dev))
+                loss, _ = _stage1_loss(
+                    mc,
+                    model.encode(torch.zeros(2, 3, size, size, device=dev))[1],
+                    torch.zeros(2, 1, d, d, device=dev),
+                )
             else:
                 batch = {
                     "frames": torch.zeros(2, nf, 3, size, size),
@@ -720,8 +735,10 @@ class Trainer:
         if stage == 2:
             for m in self.model.modules():
                 params = list(m.parameters(recurse=False))
-                if isinstance(m, nn.modules.batchnorm._BatchNorm) and params and not any(
-                    p.requires_grad for p in params
+                if (
+                    isinstance(m, nn.modules.batchnorm._BatchNorm)
+                    and params
+                    and not any(p.requires_grad for p in params)
                 ):
                     m.eval()
 
@@ -769,7 +786,9 @@ class Trainer:
         if info.main and cfg.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, initial=st.stage_step, desc=f"stage {stage}", unit="step", dynamic_ncols=True)
+            bar = tqdm(
+                total=total, initial=st.stage_step, desc=f"stage {stage}", unit="step", dynamic_ncols=True
+            )
         ema = None
         every = cfg.checkpoint_every if cfg.checkpoint_every > 0 else 0
         dev_every = cfg.dev_every or every
@@ -812,7 +831,11 @@ class Trainer:
                     scalars.update({f"stage{stage}/{k}": float(v) for k, v in parts.items()})
                     self._log(scalars, st.global_step)
                 done = st.stage_step >= total
-                if stage == 2 and self.data.dev is not None and (done or (dev_every and st.stage_step % dev_every == 0)):
+                if (
+                    stage == 2
+                    and self.data.dev is not None
+                    and (done or (dev_every and st.stage_step % dev_every == 0))
+                ):
                     self.dev_select()
                 stopping = self.stop_after is not None and st.global_step >= self.stop_after
                 if done or stopping or (every and st.stage_step % every == 0):
@@ -828,7 +851,9 @@ class Trainer:
         if bar is not None:
             bar.close()
         if stage == 1 and info.main:
-            shutil.copyfile(self.run_dir / "checkpoints" / "last.pt", self.run_dir / "checkpoints" / "stage1.pt")
+            shutil.copyfile(
+                self.run_dir / "checkpoints" / "last.pt", self.run_dir / "checkpoints" / "stage1.pt"
+            )
 
     def dev_select(self) -> None:
         """Video-level dev ACER (threshold at the dev EER) on a subset; keeps ``best.pt`` (rank 0)."""
@@ -839,8 +864,12 @@ class Trainer:
             ds = self.data.dev
             idx = subset_indices(ds, self.cfg.dev_max_videos, self.cfg.dev_clips_per_video)
             res = evaluate_dataset(
-                _unwrap(self.model), torch.utils.data.Subset(ds, idx), self.info.device, self.cfg.eval_batch,
-                num_workers=0, progress=False,
+                _unwrap(self.model),
+                torch.utils.data.Subset(ds, idx),
+                self.info.device,
+                self.cfg.eval_batch,
+                num_workers=0,
+                progress=False,
             )
             v = res["variants"]["score"]
             entry = {"step": st.global_step, "acer": v["acer"], "eer": v["eer"], "threshold": v["threshold"]}
@@ -867,8 +896,12 @@ class Trainer:
                 raise ValueError(f"{path} is not a training checkpoint ({CHECKPOINT_FORMAT})")
             _unwrap(self.model).load_state_dict(ckpt["model"])
             self.state = TrainState(
-                stage=ckpt["stage"], stage_step=ckpt["stage_step"], global_step=ckpt["step"],
-                epoch=ckpt["epoch"], batch=ckpt["batch"], best=ckpt.get("best") or {},
+                stage=ckpt["stage"],
+                stage_step=ckpt["stage_step"],
+                global_step=ckpt["step"],
+                epoch=ckpt["epoch"],
+                batch=ckpt["batch"],
+                best=ckpt.get("best") or {},
                 dev_history=list(ckpt.get("dev_history") or []),
             )
         if info.main:
@@ -920,7 +953,10 @@ class Trainer:
 
 
 def fit(
-    cfg: TrainConfig, resume: str | Path | None = None, data: DataBundle | None = None, stop_after: int | None = None
+    cfg: TrainConfig,
+    resume: str | Path | None = None,
+    data: DataBundle | None = None,
+    stop_after: int | None = None,
 ) -> dict:
     """Train one run (see :class:`Trainer`); returns the training summary."""
     return Trainer(cfg, data).fit(resume, stop_after)
@@ -939,12 +975,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="a JSON or TOML file of TrainConfig fields (TOML: top level or [train])")
     p.add_argument(
-        "--resume", nargs="?", const="", default=None, metavar="RUN_OR_CKPT",
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="RUN_OR_CKPT",
         help="continue a run exactly (default: the --out-dir run's checkpoints/last.pt)",
     )
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    p.add_argument("--stop-after-steps", type=int, default=None, metavar="N",
-                   help="stop after global step N's checkpoint, as if interrupted (testing --resume)")
+    p.add_argument(
+        "--stop-after-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after global step N's checkpoint, as if interrupted (testing --resume)",
+    )
     add_config_arguments(p)
     return p
 
@@ -976,7 +1021,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if info.main:
         Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
         with open(Path(cfg.out_dir) / "commands.txt", "a") as f:
-            launcher = "torchrun --nproc_per_node N -m livenessapp_training fit" if info.distributed else "liveness-train fit"
+            launcher = (
+                "torchrun --nproc_per_node N -m livenessapp_training fit"
+                if info.distributed
+                else "liveness-train fit"
+            )
             f.write(f"{launcher} {shlex.join(list(sys.argv[1:] if argv is None else argv))}\n")
     try:
         try:

@@ -274,9 +274,7 @@ def dev_test_report(
     return out
 
 
-def video_scores(
-    video_ids: Sequence[str], scores: Sequence[float] | np.ndarray
-) -> dict[str, float]:
+def video_scores(video_ids: Sequence[str], scores: Sequence[float] | np.ndarray) -> dict[str, float]:
     """Per-video score = the mean of the video's clip scores (Sec. 4.2.2: "video score = mean over clips")."""
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}

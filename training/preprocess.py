@@ -58,7 +58,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from livenessapp_training.datasets.base import IMAGE_EXTENSIONS, VideoSample
 
 from livenessapp.face import (
     DEPTH_FLOOR,
@@ -70,6 +69,7 @@ from livenessapp.face import (
     square_crop_box,
     warp_image,
 )
+from livenessapp_training.datasets.base import IMAGE_EXTENSIONS, VideoSample
 
 CACHE_VERSION = 1
 SUMMARY_NAME = "preprocess-summary.json"

@@ -7,9 +7,10 @@ import math
 
 import pytest
 import torch
+from test_fit import fake_data
+
 from livenessapp_training import ablate as A
 from livenessapp_training import fit as F
-from test_fit import fake_data
 
 
 def test_variants_follow_tables_4_and_5(tmp_path):
@@ -40,12 +41,29 @@ def test_ablation_shares_stage_1_and_writes_one_table(tmp_path, monkeypatch, one
 
     def fake_eval(run_dir, v, args):
         seen.append(v.name)
-        return {"score": v.score, "threshold": 0.5, "threshold_source": "dev", "apcer": 0.1, "bpcer": 0.2,
-                "acer": 0.15, "eer": math.nan, "worst_pai": "print"}
+        return {
+            "score": v.score,
+            "threshold": 0.5,
+            "threshold_source": "dev",
+            "apcer": 0.1,
+            "bpcer": 0.2,
+            "acer": 0.15,
+            "eer": math.nan,
+            "worst_pai": "print",
+        }
 
     monkeypatch.setattr(A, "_evaluate", fake_eval)
-    base = F.TrainConfig(model="tiny", stage1_steps=2, stage2_steps=2, stage1_batch=4, stage2_batch=2,
-                         num_workers=0, progress=False, checkpoint_every=0, dev_every=100)
+    base = F.TrainConfig(
+        model="tiny",
+        stage1_steps=2,
+        stage2_steps=2,
+        stage1_batch=4,
+        stage2_batch=2,
+        num_workers=0,
+        progress=False,
+        checkpoint_every=0,
+        dev_every=100,
+    )
     args = argparse.Namespace(force=False, max_videos=0, clips_per_video=0, eval_device="cpu")
     rows = A.run_ablation(base, tmp_path, ["model3_star", "model4"], args)
     assert seen == ["model1", "model3_star", "model4"]  # the shared stage-1 run first
@@ -55,6 +73,8 @@ def test_ablation_shares_stage_1_and_writes_one_table(tmp_path, monkeypatch, one
     assert bb and all(torch.equal(s1[k], m3[k]) for k in bb)  # stage 2 from the shared, frozen stage 1
     md = (tmp_path / "ablation.md").read_text()
     assert [r["name"] for r in rows][:2] == ["model3_star", "model4"]
-    assert "| model4 | 4 | +STSTB+ConvGRU, depth+binary (full) | score | 10.00 | 20.00 | 15.00 | — | 1.3 |" in md
+    assert (
+        "| model4 | 4 | +STSTB+ConvGRU, depth+binary (full) | score | 10.00 | 20.00 | 15.00 | — | 1.3 |" in md
+    )
     with pytest.raises(SystemExit):
         A.main(["--variants", "model9", "--out", str(tmp_path / "x")])

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+
+from livenessapp import face as F
 from livenessapp_training.clips import AugmentConfig, ClipDataset, clip_starts
 from livenessapp_training.datasets import VideoSample
 from livenessapp_training.preprocess import PreprocessCache, PreprocessConfig
-
-from livenessapp import face as F
 
 
 @dataclass

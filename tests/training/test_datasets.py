@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from livenessapp_training.datasets import VideoSample, load_dataset, select, summarise
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+
 from livenessapp_training import evaluate as E
 from livenessapp_training.fas_sgtd import FASSGTD, SGTDConfig
 
@@ -53,8 +54,11 @@ def _scores(live, spoof, pais):
     n = len(live) + len(spoof)
     s = np.array(live + spoof, float)
     return E.VideoScores(
-        [f"v{i}" for i in range(n)], np.array([1] * len(live) + [0] * len(spoof)), ["live"] * len(live) + pais,
-        np.ones(n, int), {k: s for k in E.VARIANTS},
+        [f"v{i}" for i in range(n)],
+        np.array([1] * len(live) + [0] * len(spoof)),
+        ["live"] * len(live) + pais,
+        np.ones(n, int),
+        {k: s for k in E.VARIANTS},
     )
 
 
@@ -68,9 +72,17 @@ def test_protocol_report_and_plots(tmp_path):
     assert fixed["score"]["threshold_source"] == "given"
     files = E._plots(tmp_path, dev, test, rep, "score")
     assert all((tmp_path / f).stat().st_size > 1000 for f in files) and "det.png" in files
-    result = {"model": "m", "dataset": "sim", "data_root": "/d", "threshold_mode": "eer", "target_bpcer": 0.01,
-              "primary": "score", "created": "now", "seconds": 1.0,
-              "protocols": {"p1": {"counts": {}, "variants": rep, "plots": files}}}
+    result = {
+        "model": "m",
+        "dataset": "sim",
+        "data_root": "/d",
+        "threshold_mode": "eer",
+        "target_bpcer": 0.01,
+        "primary": "score",
+        "created": "now",
+        "seconds": 1.0,
+        "protocols": {"p1": {"counts": {}, "variants": rep, "plots": files}},
+    }
     md = E.markdown_report(result)
     assert "| score * | 0.5000 | dev | 100.00 | 50.00 | 75.00 |" in md
     assert "| print | 1 | 100.00 |" in md

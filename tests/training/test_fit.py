@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from livenessapp_training import fit as F
 from torch.utils.data import Dataset
+
+from livenessapp_training import fit as F
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,7 +48,9 @@ class FakeClips(Dataset):
         v = i % self.videos
         label = v % 2
         g = np.random.default_rng([self.seed, self.epoch, i])
-        x = g.standard_normal((self.nf, 3, self.size, self.size)).astype(np.float32) * 0.5 + (0.4 if label else -0.4)
+        x = g.standard_normal((self.nf, 3, self.size, self.size)).astype(np.float32) * 0.5 + (
+            0.4 if label else -0.4
+        )
         depth = np.zeros((self.nf, 1, self.d, self.d), np.float32)
         if label:
             depth[..., 1:-1, 1:-1] = 0.8
@@ -62,12 +65,22 @@ class FakeClips(Dataset):
 
 
 def fake_data(nf: int = 4) -> F.DataBundle:
-    return F.DataBundle(FakeClips(24, 1, seed=0), FakeClips(12, nf, seed=1), FakeClips(8, nf, seed=2), {"fake": True})
+    return F.DataBundle(
+        FakeClips(24, 1, seed=0), FakeClips(12, nf, seed=1), FakeClips(8, nf, seed=2), {"fake": True}
+    )
 
 
 BASE = dict(
-    model="tiny", stage1_steps=4, stage2_steps=4, stage1_batch=4, stage2_batch=2, num_workers=0,
-    checkpoint_every=3, dev_every=2, progress=False, log_every=1,
+    model="tiny",
+    stage1_steps=4,
+    stage2_steps=4,
+    stage1_batch=4,
+    stage2_batch=2,
+    num_workers=0,
+    checkpoint_every=3,
+    dev_every=2,
+    progress=False,
+    log_every=1,
 )
 
 
@@ -83,11 +96,17 @@ def _max_diff(a: dict, b: dict, prefix: str = "") -> float:
 
 def test_config_file_overrides_and_cli(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"model": "tiny", "stage1_steps": 7, "optimizer": "adamw"}))
-    (tmp_path / "c.toml").write_text('[train]\nmodel = "tiny"\nstage2_lr = 0.5\nmodel_overrides = { use_convgru = false }\n')
-    args = F.build_parser().parse_args(["--config", str(tmp_path / "c.json"), "--stage1-steps", "9", "--augment", "false"])
+    (tmp_path / "c.toml").write_text(
+        '[train]\nmodel = "tiny"\nstage2_lr = 0.5\nmodel_overrides = { use_convgru = false }\n'
+    )
+    args = F.build_parser().parse_args(
+        ["--config", str(tmp_path / "c.json"), "--stage1-steps", "9", "--augment", "false"]
+    )
     cfg = F.config_from_args(args)
     assert (cfg.model, cfg.stage1_steps, cfg.optimizer, cfg.augment) == ("tiny", 9, "adamw", False)
-    assert cfg.stage1_lr == 3e-3 and cfg.stage2_lr == 1e-2 and cfg.rho == 0.95 and cfg.eps == 1e-8  # the paper's
+    assert (
+        cfg.stage1_lr == 3e-3 and cfg.stage2_lr == 1e-2 and cfg.rho == 0.95 and cfg.eps == 1e-8
+    )  # the paper's
     args = F.build_parser().parse_args(["--config", str(tmp_path / "c.toml"), "--betas", "0.8,0.9"])
     cfg = F.config_from_args(args)
     assert cfg.stage2_lr == 0.5 and cfg.betas == (0.8, 0.9)
@@ -118,8 +137,16 @@ def test_resume_is_exact_and_stage2_freezes_the_single_frame_part(tmp_path):
     full = tmp_path / "full"
     summary = F.fit(F.TrainConfig(**BASE, out_dir=str(full)), data=fake_data())
     assert summary["steps"] == 8
-    for name in ("config.json", "model_config.json", "final.pt", "best.pt", "checkpoints/last.pt",
-                 "checkpoints/stage1.pt", "train_summary.json", "log.jsonl"):
+    for name in (
+        "config.json",
+        "model_config.json",
+        "final.pt",
+        "best.pt",
+        "checkpoints/last.pt",
+        "checkpoints/stage1.pt",
+        "train_summary.json",
+        "log.jsonl",
+    ):
         assert (full / name).is_file(), name
     assert list((full / "tb").iterdir())
     assert [e["step"] for e in summary["dev_history"]] == [6, 8]
@@ -147,8 +174,24 @@ def test_cli_resume_continues_the_run(tmp_path):
     """The command line: ``--stop-after-steps`` then ``--resume RUN`` (the data comes from a folder dataset
     in the e2e test; here fit's data builder is replaced)."""
     run = tmp_path / "run"
-    args = ["--model", "tiny", "--stage1-steps", "2", "--stage2-steps", "2", "--stage1-batch", "4",
-            "--stage2-batch", "2", "--num-workers", "0", "--progress", "false", "--out-dir", str(run)]
+    args = [
+        "--model",
+        "tiny",
+        "--stage1-steps",
+        "2",
+        "--stage2-steps",
+        "2",
+        "--stage1-batch",
+        "4",
+        "--stage2-batch",
+        "2",
+        "--num-workers",
+        "0",
+        "--progress",
+        "false",
+        "--out-dir",
+        str(run),
+    ]
     orig = F.build_data
     F.build_data = lambda *a, **k: fake_data()
     try:
@@ -187,8 +230,16 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(here=os.fspath(HERE)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           os.fspath(script), os.fspath(tmp_path / "run")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        os.fspath(script),
+        os.fspath(tmp_path / "run"),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     line = next(x for x in res.stdout.splitlines() if x.startswith("WORLD"))

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from livenessapp_training import cli
 
 
@@ -24,15 +25,60 @@ def test_simulate_fit_resume_eval_export(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     data, cache, run = tmp_path / "sim", tmp_path / "cache", tmp_path / "run"
     # seed 2: the first 16 clips are 4 groups -> 8 train, 4 dev, 4 test (half live)
-    assert cli.main(["simulate", "generate", "--out", str(data), "--clips", "16", "--seed", "2", "--frames", "24",
-                     "--size", "240x180", "--workers", "2", "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "simulate",
+                "generate",
+                "--out",
+                str(data),
+                "--clips",
+                "16",
+                "--seed",
+                "2",
+                "--frames",
+                "24",
+                "--size",
+                "240x180",
+                "--workers",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     splits = [json.loads(x)["split"] for x in (data / "manifest.jsonl").read_text().splitlines()]
     assert sorted(set(splits)) == ["dev", "test", "train"]
 
-    fit_args = ["fit", "--model", "tiny", "--dataset", "sim", "--data-root", str(data), "--cache-dir", str(cache),
-                "--out-dir", str(run), "--stage1-steps", "3", "--stage2-steps", "3", "--stage1-batch", "4",
-                "--stage2-batch", "2", "--checkpoint-every", "2", "--num-workers", "0", "--progress", "false",
-                "--preprocess-workers", "2"]
+    fit_args = [
+        "fit",
+        "--model",
+        "tiny",
+        "--dataset",
+        "sim",
+        "--data-root",
+        str(data),
+        "--cache-dir",
+        str(cache),
+        "--out-dir",
+        str(run),
+        "--stage1-steps",
+        "3",
+        "--stage2-steps",
+        "3",
+        "--stage1-batch",
+        "4",
+        "--stage2-batch",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--num-workers",
+        "0",
+        "--progress",
+        "false",
+        "--preprocess-workers",
+        "2",
+    ]
     assert cli.main([*fit_args, "--stop-after-steps", "4"]) == 0
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=False)["stage"] == 2
     assert cli.main(["fit", "--resume", str(run)]) == 0
@@ -63,6 +109,8 @@ def test_simulate_fit_resume_eval_export(tmp_path):
     assert json.loads(meta["livenessapp.training_data"])["dataset"] == "sim"
     mc = json.loads(meta["livenessapp.config"])
     nf, s, d = mc["num_frames"], mc["input_size"], mc["input_size"] // 8
-    res = sess.run(["score"], {"frames": np.zeros((1, nf, 3, s, s), np.float32),
-                               "masks": np.ones((1, nf, 1, d, d), np.float32)})
+    res = sess.run(
+        ["score"],
+        {"frames": np.zeros((1, nf, 3, s, s), np.float32), "masks": np.ones((1, nf, 1, d, d), np.float32)},
+    )
     assert res[0].shape == (1,) and np.isfinite(res[0]).all()

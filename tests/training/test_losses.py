@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+
 from livenessapp_training import losses
 from livenessapp_training.fas_sgtd import SGTDConfig, SGTDOutput
 
 
 def _cdl_loop(pred: torch.Tensor, target: torch.Tensor) -> float:
     """Eq. 4 by hand: for each of the 8 neighbours, (D(n) - D(c)) with zero padding; mean squared difference."""
-    p, t = pred.reshape(-1, pred.shape[-2], pred.shape[-1]), target.reshape(-1, pred.shape[-2], pred.shape[-1])
+    p, t = (
+        pred.reshape(-1, pred.shape[-2], pred.shape[-1]),
+        target.reshape(-1, pred.shape[-2], pred.shape[-1]),
+    )
     n, h, w = p.shape
     offsets = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]
     total, count = 0.0, 0
@@ -40,7 +44,9 @@ def test_contrast_kernels():
 def test_contrastive_depth_loss_equals_loop():
     g = torch.Generator().manual_seed(0)
     pred, target = torch.rand(2, 3, 1, 5, 5, generator=g), torch.rand(2, 3, 1, 5, 5, generator=g)
-    assert losses.contrastive_depth_loss(pred, target).item() == pytest.approx(_cdl_loop(pred, target), rel=1e-5)
+    assert losses.contrastive_depth_loss(pred, target).item() == pytest.approx(
+        _cdl_loop(pred, target), rel=1e-5
+    )
     assert losses.contrastive_depth_loss(target, target).item() == 0.0
 
 
@@ -74,7 +80,8 @@ def test_multi_frame_loss_eq15():
     depth = torch.rand(b, nf, 1, d, d, generator=torch.Generator().manual_seed(5))
     label = torch.tensor([1, 0, 1])
     per_t = [
-        F.mse_loss(out.depth_fusion[:, i], depth[:, i]) + losses.contrastive_depth_loss(out.depth_fusion[:, i], depth[:, i])
+        F.mse_loss(out.depth_fusion[:, i], depth[:, i])
+        + losses.contrastive_depth_loss(out.depth_fusion[:, i], depth[:, i])
         for i in range(nf - 1)
     ]
     l_depth = torch.stack(per_t).mean()
@@ -112,4 +119,6 @@ def test_liveness_score_eq18_by_hand():
         0.5 * 0.8 + 0.5 * no_mask.item(), rel=1e-6
     )
     # an empty mask gives a depth term of 0, not NaN
-    assert losses.liveness_score(p_live, fusion, torch.zeros_like(mask), beta=0.9).item() == pytest.approx(0.72)
+    assert losses.liveness_score(p_live, fusion, torch.zeros_like(mask), beta=0.9).item() == pytest.approx(
+        0.72
+    )

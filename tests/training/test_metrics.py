@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from livenessapp_training import metrics as M
 
 # 4 live, 2 print, 2 replay. Distinct sorted scores .1 .2 .3 .4 .6 .7 .8 .9 -> candidate thresholds

@@ -10,6 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
+from livenessapp import face as F
 from livenessapp_training.datasets import VideoSample
 from livenessapp_training.preprocess import (
     SUMMARY_NAME,
@@ -18,8 +20,6 @@ from livenessapp_training.preprocess import (
     PreprocessConfig,
     iter_frames,
 )
-
-from livenessapp import face as F
 
 
 def make_video(path: Path, photo_bgr: np.ndarray, frames: int = 20, blank: tuple[int, ...] = ()) -> Path:
