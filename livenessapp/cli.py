@@ -32,6 +32,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "--threshold", type=float, default=None, help="override the model's calibrated threshold"
     )
     parser.add_argument(
+        "--fusion-rule",
+        choices=["network", "either_spoof", "logistic"],  # livenessapp.parallax.FUSION_RULES
+        default=None,
+        help="how the parallax cue joins the network: network only, spoof if either cue says spoof, or "
+        "logistic fusion (default: the GUI's saved choice; either_spoof headless)",
+    )
+    parser.add_argument(
         "--allow-unverified",
         action="store_true",
         help="run a model whose files do not match the SHA-256 in its model card NAME.md (refused otherwise)",

@@ -628,6 +628,18 @@ class VideoAnalysis:
         return None if s is None else bool(s >= self.threshold)
 
     @property
+    def fusion_rule(self) -> str | None:
+        return self.windows[0].fusion.rule if self.windows else None
+
+    @property
+    def fused_live(self) -> bool | None:
+        """The fused (network + parallax cue) decision for the whole video: live when at least half of its
+        windows were judged live under the engine's fusion rule; None without a window."""
+        if not self.windows:
+            return None
+        return bool(2 * sum(bool(w.live) for w in self.windows) >= len(self.windows))
+
+    @property
     def realtime_factor(self) -> float:
         """Video duration / processing time (> 1 = faster than real time)."""
         return (self.frames / self.fps) / self.wall_s if self.wall_s > 0 and self.fps else 0.0

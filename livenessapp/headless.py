@@ -103,6 +103,8 @@ def _engine_config(args: argparse.Namespace, **overrides):
     from livenessapp.engine import EngineConfig
 
     cfg = EngineConfig(threshold=getattr(args, "threshold", None))
+    if getattr(args, "fusion_rule", None):
+        cfg.fusion_rule = args.fusion_rule
     for k, v in overrides.items():
         setattr(cfg, k, v)
     return cfg
@@ -152,6 +154,8 @@ def analyze_command(args: argparse.Namespace) -> int:
             "score": _num(result.score),
             "live": result.live,
             "threshold": _num(result.threshold),
+            "fusion_rule": result.fusion_rule,
+            "fused_live": result.fused_live,
             "model": model.path.name,
             "provider": model.provider,
             "model_card": _card_status(model),

@@ -88,3 +88,14 @@ def test_app_core_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_analyze_reports_the_fused_decision_and_takes_a_fusion_rule(tiny_model_path, hopper_video, capsys):
+    from livenessapp.cli import main
+
+    rc = main(["analyze", str(hopper_video), "--model", str(tiny_model_path), "--fusion-rule", "network"])
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert rc == 0 and len(out) == 1
+    line = out[0]
+    assert line["fusion_rule"] == "network"
+    assert line["fused_live"] in (True, False)
