@@ -401,13 +401,15 @@ def sim_inline_windows(
     return out
 
 
-def sim_windows(root: Path, limit: int | None = None) -> list[dict]:
-    """Windows of the simulator's clips (face mesh run on every frame)."""
+def sim_windows(root: Path, limit: int | None = None, splits: tuple[str, ...] | None = None) -> list[dict]:
+    """Windows of the simulator's clips (face mesh run on every frame), optionally only of ``splits``."""
     from livenessapp.face import FaceMeshTracker, primary_face
 
     entries = [
         json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines() if line.strip()
     ]
+    if splits:
+        entries = [e for e in entries if e.get("split") in splits]
     if limit:
         entries = entries[:limit]
     out = []
@@ -564,6 +566,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--sim-root", type=Path, default=None, help="simulator output root (manifest.jsonl)")
     ap.add_argument("--sim-limit", type=int, default=None)
+    ap.add_argument(
+        "--sim-splits", default="", help="only the clips of these splits (comma-separated, e.g. dev,test)"
+    )
     ap.add_argument("--network-scores", type=Path, default=None, help="JSON {clip_id: score, threshold: t}")
     ap.add_argument("--target-bpcer", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=0)
@@ -590,7 +595,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.sim_root / "manifest.jsonl").exists():
             print(f"\nno simulator output at {args.sim_root} (manifest.jsonl missing); skipped")
         else:
-            wins = sim_windows(args.sim_root, args.sim_limit)
+            splits = tuple(x for x in args.sim_splits.split(",") if x) if args.sim_splits else None
+            wins = sim_windows(args.sim_root, args.sim_limit, splits)
             thr = run_source(f"simulator {args.sim_root}", wins, args.target_bpcer, config)
             if args.network_scores is not None:
                 evaluate_fusion(wins, json.loads(args.network_scores.read_text()), thr)
