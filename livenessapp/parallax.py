@@ -112,12 +112,13 @@ __all__ = [
 #: landmark tracks (with the face mesh's hallucinated print parallax modelled) agree (live p5 0.27-0.30).
 PARALLAX_THRESHOLD = 0.29
 
-#: Logistic fusion ``sigmoid(w_net * (s_net - t_net) + w_par * (s_par - t_par) + bias)``. PROVISIONAL: no
-#: network model exists yet, so these are hand-set, not fitted: centred on both thresholds (bias 0) and
-#: weighted so that the network dominates (a parallax-score step of 0.1 weighs like a network-score step of
-#: 0.05). Refit with ``python -m livenessapp_training.parallax_eval --sim-root ... --network-scores ...``
-#: (Newton-IRLS logistic regression on the dev windows; it prints the dict to paste here).
-LOGISTIC_COEFFICIENTS: dict[str, float] = {"w_net": 12.0, "w_par": 6.0, "bias": 0.0}
+#: Logistic fusion ``sigmoid(w_net * (s_net - t_net) + w_par * (s_par - t_par) + bias)``. Fitted (Newton-IRLS
+#: logistic regression) on the 383 dev windows with a parallax verdict of the simulator's ``data/sim-normal``
+#: (seed 1), with the bundled ``sgtd-lite``'s video scores: ``python -m livenessapp_training.parallax_eval
+#: --windows 0 --sim-root data/sim-normal --sim-splits dev,test --network-scores SCORES.json``. The fit puts
+#: little weight on the cue (prints rarely move enough there to get a verdict) and a positive bias that
+#: lowers the network's effective threshold; refit after retraining the network.
+LOGISTIC_COEFFICIENTS: dict[str, float] = {"w_net": 7.14, "w_par": 1.0, "bias": 1.71}
 
 #: Rigid face-mesh landmarks (186 of 468) used for motion: nose, upper cheeks, temples, upper forehead and
 #: eye-socket rims. Excluded: FACEMESH_LIPS and every point below the subnasale (landmark 2) -- lips, jaw,
