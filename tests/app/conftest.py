@@ -67,3 +67,20 @@ def hopper_video(tmp_path_factory, grace_hopper_bgr) -> Path:
 def moving():
     """The :func:`moving_frames` helper as a fixture (tests/ is not a package)."""
     return moving_frames
+
+
+@pytest.fixture
+def no_working_cuda(tiny_model_path) -> None:
+    """Skips a CUDA-fallback test on a machine where the CUDA provider really runs the model."""
+    import onnxruntime as ort
+
+    model_path = tiny_model_path
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return
+    try:
+        session = ort.InferenceSession(str(model_path), providers=["CUDAExecutionProvider"])
+    except Exception:
+        return
+    if "CUDAExecutionProvider" in session.get_providers():
+        pytest.skip("a working CUDA provider is present")
