@@ -316,9 +316,11 @@ class TrackedFrame:
         return self.sample is None
 
     def absorb(self, dropped: TrackedFrame) -> None:
-        """Take over the resets of an earlier frame that is dropped, so that they still happen in order."""
+        """Take over the resets of an earlier frame that is dropped, so that they still happen in order.
+        Dropping a sampled frame also empties the ring: the next sample must not pair with the one before
+        the gap (a pair spanning two intervals would make an unevenly spaced window)."""
         self.reset_all |= dropped.reset_all
-        self.reset_buffer |= dropped.reset_buffer
+        self.reset_buffer |= dropped.reset_buffer or dropped.sample is not None
         self.reset_track |= dropped.reset_track
 
 
@@ -969,7 +971,11 @@ class LivenessEngine:
     # -- control ----------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._worker_thread is not None and self._worker_thread.is_alive()
+        """True while any of the run's threads is alive (capture may outlive the worker briefly)."""
+        return any(
+            t is not None and t.is_alive()
+            for t in (self._capture_thread, self._tracking_thread, self._worker_thread)
+        )
 
     @property
     def dropped(self) -> int:
@@ -1017,8 +1023,14 @@ class LivenessEngine:
         return self.source
 
     def start(self) -> None:
-        if self.running:
+        if self._worker_thread is not None and self._worker_thread.is_alive():
             return
+        if self.running:  # the previous run ended but a capture / tracking thread is still winding down
+            self.stop()
+            if self.running:
+                raise RuntimeError(
+                    "the previous run is still stopping (its source does not return); try again"
+                )
         self.open()
         if self.pipeline is None:
             self.pipeline = Pipeline(self.model, self.config, tracker=self._tracker)
@@ -1027,6 +1039,7 @@ class LivenessEngine:
         self._capture_done.clear()
         self._tracking_done.clear()
         self.tracked.clear()
+        self.mailbox.get(timeout=0)  # a frame left over from the previous run
         # A file read as fast as possible is processed frame by frame (back-pressure instead of dropping);
         # a camera or a file paced in real time drops stale frames (latest wins) to keep latency bounded.
         self._lossless = not self.config.realtime and not self.source.is_live

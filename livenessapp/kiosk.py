@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import math
 import os
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
+
+from livenessapp.integrity import file_sha256  # the model's identity in the audit log
 
 __all__ = [
     "INSTRUCTION",
@@ -243,15 +244,6 @@ class KioskMachine:
         self.result_score = None
         self.result_confidence = None
         return KioskEvent("reset", now, reason=reason)
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file (the model's identity in the audit log)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 class AuditLogError(RuntimeError):

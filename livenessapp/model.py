@@ -18,7 +18,6 @@ one could not be used.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import warnings
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+
+from livenessapp.integrity import file_sha256
 
 __all__ = ["PROVIDERS", "GraphOutput", "LivenessModel", "ModelError", "ModelMeta", "sibling_paths"]
 
@@ -164,14 +165,6 @@ def sibling_paths(path: str | os.PathLike) -> dict[str, Path]:
     p = Path(path)
     stem = p.name[: -len(".onnx")] if p.name.endswith(".onnx") else p.name
     return {"full": p, **{g: p.with_name(f"{stem}.{g}.onnx") for g in GRAPHS[1:]}}
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def default_threads() -> int:

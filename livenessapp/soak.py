@@ -4,7 +4,7 @@ prints the figures which show a leak or an unbounded queue.
 The source (default: the bundled demo clip, looping; or any camera / file / folder) is streamed through
 :class:`~livenessapp.engine.LivenessEngine` exactly as the desktop app streams it (real-time pacing, frames
 kept in the events) for ``--minutes``. Every second the monitor samples the resident set size (RSS) and the
-sizes of everything that could grow: the capture -> worker mailbox, the frame buffer, the parallax
+sizes of everything that could grow: the capture -> tracking mailbox, the tracking -> inference queue, the frame buffer, the parallax
 history, the engine's error list, the source's problem list, the number of threads and of objects the
 garbage collector tracks. Every ``--report-every`` seconds one JSON line goes to stdout (``"event":
 "progress"``); at the end a ``"summary"`` line and a human-readable table (stderr) with:
@@ -87,6 +87,7 @@ class SoakMonitor:
             self.frames += 1
             self.hints[f.hint_code] += 1
             self._high("mailbox", len(self.engine.mailbox))
+            self._high("tracked", len(self.engine.tracked))
 
     def on_window(self, w) -> None:
         with self._lock:
@@ -109,6 +110,7 @@ class SoakMonitor:
         pipe = eng.pipeline
         sizes = {
             "mailbox": len(eng.mailbox),
+            "tracked": len(eng.tracked),
             "buffer": len(pipe.buffer) if pipe is not None else 0,
             "parallax_history": len(getattr(getattr(pipe, "parallax", None), "_history", ()) or ()),
             "errors_kept": len(eng.errors),
@@ -291,7 +293,7 @@ def _table(summary: dict, max_growth_mb: float) -> str:
         ("errors", f"{summary['errors']} {summary['errors_by_kind'] or ''}".strip()),
         (
             "max queue sizes",
-            f"mailbox {q.get('mailbox', 0)}, buffer {q.get('buffer', 0)}, parallax {q.get('parallax_history', 0)}, "
+            f"mailbox {q.get('mailbox', 0)}, tracked {q.get('tracked', 0)}, buffer {q.get('buffer', 0)}, parallax {q.get('parallax_history', 0)}, "
             f"errors kept {q.get('errors_kept', 0)}, source problems {q.get('source_problems', 0)}, "
             f"threads {q.get('threads', 0)}",
         ),

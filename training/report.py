@@ -1,8 +1,9 @@
 """``liveness-train report``: size and cost of the network presets (parameters and multiply-accumulates).
 
-MACs are counted with forward hooks on every convolution and linear layer for one multi-frame window
-(Nf frames), split into the per-frame encoder (the part the app runs once per sampled frame) and the
-temporal part (STPM + fusion + binary head, run once per window).
+Counts come from :func:`livenessapp_training.export.count_params` / :func:`~livenessapp_training.export.count_macs`
+(the same numbers the model card gives), split the way the app runs the streaming graphs: the per-frame
+encoder, the pair graph (short-term block of the newest frame pair), the temporal graph on cached pairs, and
+the full window recomputed from scratch.
 """
 
 from __future__ import annotations
@@ -11,72 +12,44 @@ import argparse
 import json
 from collections.abc import Sequence
 
-import torch
-from torch import nn
-
+from livenessapp_training.export import count_macs, count_params
 from livenessapp_training.fas_sgtd import FASSGTD, SGTDConfig
 
 PRESETS = ("paper", "lite", "tiny")
 
 
-def _count_macs(model: nn.Module, run) -> int:
-    """Sum of multiply-accumulates of Conv2d / Linear layers during ``run()``."""
-    total = 0
-
-    def conv_hook(m: nn.Conv2d, _inp, out):
-        nonlocal total
-        k = m.kernel_size[0] * m.kernel_size[1] * (m.in_channels // m.groups)
-        total += out.numel() * k
-
-    def linear_hook(m: nn.Linear, _inp, out):
-        nonlocal total
-        total += out.numel() * m.in_features
-
-    handles = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
-    try:
-        with torch.no_grad():
-            run()
-    finally:
-        for h in handles:
-            h.remove()
-    return total
-
-
 def preset_report(name: str) -> dict:
-    """Parameter counts and MACs of one preset (batch 1)."""
+    """Parameter counts and MACs (millions) of one preset, batch 1."""
     cfg = getattr(SGTDConfig, name)()
-    model = FASSGTD(cfg).eval()
-    frames = torch.zeros(1, cfg.num_frames, 3, cfg.input_size, cfg.input_size)
-    single = sum(p.numel() for p in model.single_frame_parameters())
-    multi = sum(p.numel() for p in model.multi_frame_parameters())
-    encoder_macs = _count_macs(model, lambda: model.encode(frames[:, 0]))
-    window_macs = _count_macs(model, lambda: model(frames))
+    params = count_params(FASSGTD(cfg))
+    macs = count_macs(cfg)
     return {
         "preset": name,
         "input_size": cfg.input_size,
         "num_frames": cfg.num_frames,
-        "params_single_frame": single,
-        "params_multi_frame": multi,
-        "params_total": single + multi,
-        "encoder_mmacs_per_frame": round(encoder_macs / 1e6, 1),
-        "temporal_mmacs_per_window": round((window_macs - cfg.num_frames * encoder_macs) / 1e6, 1),
-        "full_window_mmacs": round(window_macs / 1e6, 1),
+        "params_single_frame": params["single_frame"],
+        "params_multi_frame": params["multi_frame"],
+        "params_total": params["total"],
+        "encoder_mmacs_per_frame": round(macs["encoder"] / 1e6, 1),
+        "pair_mmacs_per_frame": round(macs["pair"] / 1e6, 1),
+        "window_mmacs": round(macs["window"] / 1e6, 1),
+        "streaming_mmacs_per_frame": round(macs["streaming"] / 1e6, 1),
+        "full_window_mmacs": round(macs["full"] / 1e6, 1),
     }
 
 
 def format_table(rows: list[dict]) -> str:
-    head = "| preset | input | Nf | params (single / multi / total) | encoder MMAC/frame | temporal MMAC/window | full window MMAC |"
-    lines = [head, "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| preset | input | Nf | params (single / multi / total) | encoder MMAC/frame | pair MMAC/frame "
+        "| temporal MMAC/window (cached pairs) | streaming MMAC/sampled frame | full window MMAC |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         lines.append(
             f"| {r['preset']} | {r['input_size']} | {r['num_frames']} | "
             f"{r['params_single_frame']:,} / {r['params_multi_frame']:,} / {r['params_total']:,} | "
-            f"{r['encoder_mmacs_per_frame']:,} | {r['temporal_mmacs_per_window']:,} | {r['full_window_mmacs']:,} |"
+            f"{r['encoder_mmacs_per_frame']:,} | {r['pair_mmacs_per_frame']:,} | {r['window_mmacs']:,} | "
+            f"{r['streaming_mmacs_per_frame']:,} | {r['full_window_mmacs']:,} |"
         )
     return "\n".join(lines)
 

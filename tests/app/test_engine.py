@@ -245,3 +245,17 @@ def test_tracked_mailbox_keeps_samples_and_hands_resets_on():
     got = [box.get(0.1) for _ in range(2)]
     assert [g.name for g in got] == ["s2", "s3"] and got[0].reset_buffer and not got[1].reset_buffer
     assert box.get(0.01) is None
+
+
+def test_dropping_a_sampled_frame_empties_the_ring():
+    """The frame after a dropped sample must not pair with the sample before the gap."""
+    from livenessapp.engine import TrackedFrame
+
+    def item(sample):
+        return TrackedFrame(frame=None, track=None, tracking_ms=0.0, check=None, sample=sample)
+
+    survivor = item(None)
+    survivor.absorb(item(None))
+    assert not survivor.reset_buffer
+    survivor.absorb(item(object()))
+    assert survivor.reset_buffer
