@@ -32,6 +32,7 @@ from enum import Enum
 from pathlib import Path
 
 __all__ = [
+    "GRAPHS",
     "CardStatus",
     "IntegrityError",
     "IntegrityResult",
@@ -39,10 +40,11 @@ __all__ = [
     "check_model",
     "group_files",
     "read_card_hashes",
+    "sibling_paths",
     "verify_model_card",
 ]
 
-GRAPH_SUFFIXES = ("", ".encoder", ".pair", ".temporal")  # ".pair": format 2 and later
+GRAPHS = ("full", "encoder", "pair", "temporal")  # "pair": format 2 and later
 _ROW = re.compile(r"^\s*\|\s*`([^`/\\]+)`\s*\|\s*`([0-9a-fA-F]{64})`\s*\|")
 
 
@@ -93,6 +95,15 @@ def _stem(path: Path) -> str:
     return path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.name
 
 
+def sibling_paths(path: str | os.PathLike) -> dict[str, Path]:
+    """The graph files of the model group of ``NAME.onnx`` (the one naming rule, shared with
+    :mod:`livenessapp.model`): ``{"full": NAME.onnx, "encoder": NAME.encoder.onnx, "pair": NAME.pair.onnx,
+    "temporal": NAME.temporal.onnx}``."""
+    p = Path(path)
+    stem = _stem(p)
+    return {"full": p, **{g: p.with_name(f"{stem}.{g}.onnx") for g in GRAPHS[1:]}}
+
+
 def card_path(model_path: str | os.PathLike) -> Path:
     """``NAME.md`` beside ``NAME.onnx``."""
     p = Path(model_path)
@@ -100,10 +111,8 @@ def card_path(model_path: str | os.PathLike) -> Path:
 
 
 def group_files(model_path: str | os.PathLike) -> list[Path]:
-    """The graph files a model group may have: ``NAME.onnx``, ``NAME.encoder.onnx``, ``NAME.pair.onnx``,
-    ``NAME.temporal.onnx`` (only those that exist are checked)."""
-    p = Path(model_path)
-    return [p.with_name(f"{_stem(p)}{suffix}.onnx") for suffix in GRAPH_SUFFIXES]
+    """The graph files a model group may have, in :data:`GRAPHS` order (only those that exist are checked)."""
+    return list(sibling_paths(model_path).values())
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from livenessapp.integrity import file_sha256
+from livenessapp.integrity import GRAPHS, file_sha256, sibling_paths
 
 __all__ = ["PROVIDERS", "GraphOutput", "LivenessModel", "ModelError", "ModelMeta", "sibling_paths"]
 
@@ -58,7 +58,6 @@ PAIR_INPUTS = ("prev_feat1", "prev_feat2", "prev_feat3", "feat1", "feat2", "feat
 PAIR_OUTPUTS = ("pair",)
 TEMPORAL_INPUTS = ("pairs", "depth_single", "masks")
 TEMPORAL_OUTPUTS = ("depth_fusion", "logits", "p_live", "score")
-GRAPHS = ("full", "encoder", "pair", "temporal")
 
 
 class ModelError(RuntimeError):
@@ -157,14 +156,6 @@ class GraphOutput:
         if self.depth_single is not None:
             arrays.append(self.depth_single)
         return all(bool(np.isfinite(a).all()) for a in arrays)
-
-
-def sibling_paths(path: str | os.PathLike) -> dict[str, Path]:
-    """``{"full": NAME.onnx, "encoder": NAME.encoder.onnx, "pair": NAME.pair.onnx, "temporal":
-    NAME.temporal.onnx}``."""
-    p = Path(path)
-    stem = p.name[: -len(".onnx")] if p.name.endswith(".onnx") else p.name
-    return {"full": p, **{g: p.with_name(f"{stem}.{g}.onnx") for g in GRAPHS[1:]}}
 
 
 def default_threads() -> int:

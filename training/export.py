@@ -47,6 +47,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from livenessapp.integrity import GRAPHS, sibling_paths  # the app's naming of a model group's files
+
 from .fas_sgtd import FASSGTD, SGTDConfig
 
 __all__ = [
@@ -65,7 +67,6 @@ __all__ = [
 ]
 
 FORMAT_VERSION = "2"
-GRAPHS = ("full", "encoder", "pair", "temporal")
 FULL_INPUTS, FULL_OUTPUTS = ("frames", "masks"), ("depth_single", "depth_fusion", "logits", "p_live", "score")
 ENCODER_INPUTS, ENCODER_OUTPUTS = ("image",), ("feat1", "feat2", "feat3", "depth_single")
 PAIR_INPUTS = ("prev_feat1", "prev_feat2", "prev_feat3", "feat1", "feat2", "feat3")
@@ -316,7 +317,7 @@ def export_onnx(
         raise ValueError("cfg differs from the model's own config")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {g: out / f"{name}{'' if g == 'full' else '.' + g}.onnx" for g in GRAPHS}
+    paths = sibling_paths(out / f"{name}.onnx")
     with _eval_copy(model) as m:
         inputs = _example_inputs(m, batch=2)
         modules = graph_modules(m)

@@ -13,7 +13,6 @@ each ``.onnx`` and the commands that reproduce it.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import inspect
 import json
 import os
@@ -24,17 +23,10 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from livenessapp.integrity import file_sha256 as sha256  # the hash the app verifies at load
+from livenessapp.integrity import sibling_paths
+
 __all__ = ["main", "model_card", "sha256", "training_data_summary"]
-
-GRAPHS = ("", ".encoder", ".pair", ".temporal")
-
-
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _run_dir(ckpt_path: Path) -> Path:
@@ -127,7 +119,7 @@ def model_card(
     commands: list[str],
     checkpoint: str,
 ) -> str:
-    files = [out_dir / f"{name}{g}.onnx" for g in GRAPHS]
+    files = list(sibling_paths(out_dir / f"{name}.onnx").values())
     lines = [
         f"# Model card: {name}",
         "",
@@ -315,11 +307,7 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     )
     card_path = out_dir / f"{args.name}.md"
     card_path.write_text(card)
-    files = {
-        f"{args.name}{g}.onnx": sha256(out_dir / f"{args.name}{g}.onnx")
-        for g in GRAPHS
-        if (out_dir / f"{args.name}{g}.onnx").is_file()
-    }
+    files = {p.name: sha256(p) for p in sibling_paths(out_dir / f"{args.name}.onnx").values() if p.is_file()}
     return {
         "out_dir": os.fspath(out_dir),
         "files": files,
