@@ -14,8 +14,12 @@ pure function of (seed, epoch, index), whatever DataLoader worker makes it:
   cache's larger stored crop; the depth label and mask are *recomputed* from the stored landmarks for the
   jittered box (exact, not a resized label);
 - horizontal flip (per clip), applied to the frames, the depth label AND the mask;
-- brightness / contrast, one draw per clip, the same for every frame (a per-frame flicker would be a fake
-  temporal cue for the motion branch);
+- photometric, one draw per clip and the same for every frame (a per-frame flicker would be a fake temporal
+  cue for the motion branch): gamma, per-channel gain (white balance / colour of the light), a linear
+  shading ramp across the crop (direction of the light), brightness / contrast, defocus blur; only the
+  sensor noise is drawn per frame, as a camera's is. Cameras and lights the model has never seen are the
+  first thing a deployed model meets; these cover them without touching the labels (depth comes from the
+  geometry, not the colours);
 - cutout: one rectangle per clip, at the same place in every frame, filled with the normalisation mean
   (0 after normalising), for the same reason; it hides image content only, labels are unchanged.
 
@@ -30,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -64,6 +69,12 @@ class AugmentConfig:
     flip_p: float = 0.5
     brightness: float = 0.15  # +- fraction of 255, one draw per clip
     contrast: float = 0.2  # factor in 1 +- contrast, one draw per clip
+    gamma: float = 0.3  # exponent log-uniform in [1/(1+gamma), 1+gamma], one draw per clip
+    channel_gain: float = 0.12  # per-channel gain in 1 +- channel_gain, one draw per clip
+    shading: float = 0.3  # linear light ramp, up to +-shading at the crop's edges, one draw per clip
+    blur_p: float = 0.3
+    blur_sigma: tuple[float, float] = (0.4, 1.2)  # Gaussian defocus, pixels of the crop
+    noise: float = 0.02  # sensor noise std up to this fraction of 255, a new field every frame
     cutout_p: float = 0.5
     cutout_size: tuple[float, float] = (0.1, 0.35)  # side, fraction of the crop side
     random_start: bool = True
@@ -75,6 +86,11 @@ class AugmentConfig:
             flip_p=0.0,
             brightness=0.0,
             contrast=0.0,
+            gamma=0.0,
+            channel_gain=0.0,
+            shading=0.0,
+            blur_p=0.0,
+            noise=0.0,
             cutout_p=0.0,
             random_start=False,
         )
@@ -258,6 +274,11 @@ class ClipDataset(Dataset):
         cut = rng.random() < a.cutout_p
         cut_side = int(round(float(rng.uniform(*a.cutout_size)) * size))
         cut_xy = rng.integers(0, max(size - cut_side, 0) + 1, size=2)
+        gamma = float(np.exp(rng.uniform(-1.0, 1.0) * np.log1p(a.gamma)))
+        gains = 1.0 + rng.uniform(-a.channel_gain, a.channel_gain, size=3)
+        ramp_angle, ramp = float(rng.uniform(0.0, 2.0 * np.pi)), float(rng.uniform(-a.shading, a.shading))
+        blur = float(rng.uniform(*a.blur_sigma)) if rng.random() < a.blur_p else 0.0
+        noise_std = 255.0 * float(rng.uniform(0.0, a.noise))
 
         stored = video.stored_crops(rows)
         s_size = stored.shape[1]
@@ -278,12 +299,46 @@ class ClipDataset(Dataset):
             crops = crops[:, :, ::-1]
             depth = depth[:, :, ::-1]
             mask = mask[:, :, ::-1]
-        if contrast != 1.0 or brightness != 0.0:
-            x = (crops.astype(np.float32) - 127.5) * contrast + 127.5 + brightness
-            crops = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+        crops = self._photometric(
+            crops, gamma, gains, ramp_angle, ramp, contrast, brightness, blur, noise_std, rng
+        )
         if cut and cut_side > 0:
             crops = crops.copy()
             fill = int(round(float(np.clip(self.cfg.mean, 0, 255))))
             x0, y0 = int(cut_xy[0]), int(cut_xy[1])
             crops[:, y0 : y0 + cut_side, x0 : x0 + cut_side] = fill
         return np.ascontiguousarray(crops), np.ascontiguousarray(depth), np.ascontiguousarray(mask)
+
+    @staticmethod
+    def _photometric(
+        crops: np.ndarray,
+        gamma: float,
+        gains: np.ndarray,
+        ramp_angle: float,
+        ramp: float,
+        contrast: float,
+        brightness: float,
+        blur: float,
+        noise_std: float,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """[Nf, H, W, 3] uint8 crops through one clip's camera and light (all frames alike but the noise)."""
+        unchanged = (gamma, ramp, contrast, brightness, blur, noise_std) == (1.0, 0.0, 1.0, 0.0, 0.0, 0.0)
+        if unchanged and np.all(gains == 1.0):
+            return crops
+        x = crops.astype(np.float32) / 255.0
+        if gamma != 1.0:
+            x = x**gamma
+        x = x * gains.astype(np.float32)
+        if ramp != 0.0:
+            h, w = x.shape[1:3]
+            u = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :]
+            v = np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
+            light = 1.0 + ramp * (np.cos(ramp_angle) * u + np.sin(ramp_angle) * v)
+            x = x * light[None, :, :, None]
+        x = ((x * 255.0) - 127.5) * contrast + 127.5 + brightness
+        if blur > 0.0:
+            x = np.stack([cv2.GaussianBlur(f, (0, 0), blur) for f in x])
+        if noise_std > 0.0:
+            x = x + rng.standard_normal(x.shape, dtype=np.float32) * noise_std
+        return np.clip(np.rint(x), 0, 255).astype(np.uint8)

@@ -92,6 +92,7 @@ class TrainConfig:
     clip_stride: int = 10  # a clip starts every ~10 frames of a video (Sec. 4.2.1)
     frame_stride: int = 3  # stage 1: a single frame every 3 frames (+ random jitter)
     augment: bool = True
+    photometric: bool = True  # the colour / light / blur / noise part of the augmentation (clips.py)
     # stage 1: the single-frame part. steps > 0 wins over epochs; both 0 skips the stage.
     stage1_steps: int = 0
     stage1_epochs: float = 10.0
@@ -390,6 +391,8 @@ def build_data(cfg: TrainConfig, model_cfg, rank: int = 0, world: int = 1) -> Da
     if world > 1:
         dist.barrier()
     aug = None if cfg.augment else AugmentConfig.none(model_cfg.crop_scale)
+    if cfg.augment and not cfg.photometric:
+        aug = AugmentConfig(gamma=0.0, channel_gain=0.0, shading=0.0, blur_p=0.0, noise=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if rank else "default")
         stage1 = ClipDataset(

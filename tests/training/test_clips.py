@@ -113,7 +113,8 @@ def test_train_without_augmentation_reproduces_eval(data):
 
 def test_flip_flips_frames_depth_and_mask(data):
     cache, samples = data
-    base = dict(scale_range=(1.15, 1.35), brightness=0.1, contrast=0.2, cutout_p=0.0)
+    # Noise and the light ramp are not mirror-symmetric; everything else must commute with the flip.
+    base = dict(scale_range=(1.15, 1.35), brightness=0.1, contrast=0.2, cutout_p=0.0, noise=0.0, shading=0.0)
     plain = ClipDataset(cache, samples, CFG, train=True, seed=3, aug=AugmentConfig(flip_p=0.0, **base))
     flipped = ClipDataset(cache, samples, CFG, train=True, seed=3, aug=AugmentConfig(flip_p=1.0, **base))
     for i in (0, 2):
@@ -155,6 +156,29 @@ def test_augmentation_is_deterministic_and_clip_consistent(data):
     }
     assert len(areas) > 1
     assert ds2[2]["depth"].abs().sum() == 0 and ds2[2]["mask"].sum() > 0
+
+
+def test_photometric_augmentation_is_one_camera_and_light_per_clip():
+    rng = np.random.default_rng(0)
+    frame = np.full((32, 32, 3), 120, np.uint8)
+    frame[:, :, 2] = 160  # a reddish grey
+    crops = np.stack([frame] * 3)
+    photometric = ClipDataset._photometric
+    same = photometric(crops, 1.0, np.ones(3), 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, rng)
+    assert same is crops  # identity settings leave the crops alone
+
+    # Gamma, gains, a ramp from left (dark) to right (bright) and blur: every frame changed the same way.
+    out = photometric(crops, 1.4, np.array([1.1, 1.0, 0.85]), 0.0, 0.25, 1.0, 0.0, 1.0, 0.0, rng).astype(
+        float
+    )
+    assert (out[0] == out[1]).all() and (out[0] == out[2]).all()
+    assert out[0, :, -4:].mean() > out[0, :, :4].mean() + 20  # the light comes from the right
+    assert out[0, :, :, 0].mean() > out[0, :, :, 1].mean()  # blue gain up, red gain down: cooler light
+    assert out[0, :, :, 2].mean() < 160
+    # Sensor noise is the one thing drawn per frame.
+    noisy = photometric(crops, 1.0, np.ones(3), 0.0, 0.0, 1.0, 0.0, 0.0, 5.0, rng).astype(float)
+    assert not (noisy[0] == noisy[1]).all()
+    assert abs(noisy.mean() - crops.mean()) < 1.0 and 3.0 < (noisy - crops).std() < 7.0
 
 
 def test_frame_range_missing_cache_and_size_mismatch(data, tmp_path):
