@@ -62,32 +62,29 @@ def load_model_or_explain(args: argparse.Namespace):
     The files are first checked against the SHA-256 of the model card (:mod:`livenessapp.integrity`): a
     mismatch refuses the model unless ``--allow-unverified``; a missing card is a warning. The result is
     kept as ``model.integrity``."""
-    from livenessapp.integrity import IntegrityError, check_model
-    from livenessapp.model import LivenessModel, ModelError
+    from livenessapp.integrity import IntegrityError, load_verified_model
+    from livenessapp.model import ModelError
 
     path = Path(args.model).expanduser() if getattr(args, "model", None) else default_model_path()
     if not path.exists():
         _err(NO_MODEL_HELP.format(path=path, models=MODELS_DIR))
         return None
-    try:
-        integrity = check_model(path, allow_unverified=bool(getattr(args, "allow_unverified", False)))
-    except IntegrityError as exc:
-        _err(f"livenessapp: {exc}")
-        return None
-    except OSError as exc:
-        _err(f"livenessapp: cannot read the model files: {exc}")
-        return None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = LivenessModel.load(path, provider=getattr(args, "provider", "auto") or "auto")
-        except ModelError as exc:
+            model = load_verified_model(
+                path,
+                provider=getattr(args, "provider", "auto") or "auto",
+                allow_unverified=bool(getattr(args, "allow_unverified", False)),
+            )
+        except (IntegrityError, ModelError) as exc:
             _err(f"livenessapp: {exc}")
             return None
-    model.integrity = integrity
-    if not integrity.ok:
-        model.warnings.append(integrity.message)
-        _err(f"livenessapp: warning: {integrity.message}")
+        except OSError as exc:
+            _err(f"livenessapp: cannot read the model files: {exc}")
+            return None
+    if not model.integrity.ok:
+        _err(f"livenessapp: warning: {model.integrity.message}")
     for w in caught:
         _err(f"livenessapp: warning: {w.message}")
     return model

@@ -39,6 +39,7 @@ __all__ = [
     "card_path",
     "check_model",
     "group_files",
+    "load_verified_model",
     "read_card_hashes",
     "sibling_paths",
     "verify_model_card",
@@ -210,3 +211,22 @@ def check_model(
     if result.status is CardStatus.MISMATCH and not allow_unverified:
         raise IntegrityError(result.message)
     return result
+
+
+def load_verified_model(
+    model_path: str | os.PathLike, provider: str = "auto", allow_unverified: bool = False
+):
+    """The app's one load sequence (GUI, headless commands, soak): :func:`check_model`, then
+    :meth:`LivenessModel.load <livenessapp.model.LivenessModel.load>`. The result is kept as
+    ``model.integrity``; when it is not ``ok`` its message is also appended to ``model.warnings``.
+
+    Raises :class:`IntegrityError` (files differ from the card, unless ``allow_unverified``), ``OSError``
+    (files unreadable) or :class:`~livenessapp.model.ModelError` (not a livenessapp model)."""
+    from livenessapp.model import LivenessModel
+
+    integrity = check_model(model_path, allow_unverified)
+    model = LivenessModel.load(model_path, provider=provider)
+    model.integrity = integrity
+    if not integrity.ok:
+        model.warnings.append(integrity.message)
+    return model

@@ -37,6 +37,7 @@ from enum import Enum
 from pathlib import Path
 
 from livenessapp.integrity import file_sha256  # the model's identity in the audit log
+from livenessapp.recording import atomic_write_bytes, describe_os_error
 
 __all__ = [
     "INSTRUCTION",
@@ -317,7 +318,7 @@ class AuditLog:
             if image_path is not None:
                 with contextlib.suppress(OSError):
                     image_path.unlink()
-            raise AuditLogError(_describe(exc, self.path, "this decision's audit line")) from exc
+            raise AuditLogError(describe_os_error(exc, self.path, "this decision's audit line")) from exc
         return record
 
     def _append_line(self, line: bytes) -> None:
@@ -346,7 +347,6 @@ class AuditLog:
 
         name = f"{when:%Y%m%d-%H%M%S}-{when.microsecond // 1000:03d}.png"
         target = self.image_dir / name
-        tmp = self.image_dir / f".{name}.partial"
         try:
             ok, data = cv2.imencode(".png", image_bgr)
             if not ok:
@@ -354,16 +354,10 @@ class AuditLog:
                     f"the decision image could not be encoded (shape {getattr(image_bgr, 'shape', '?')})"
                 )
             self.image_dir.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                f.write(data.tobytes())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
+            atomic_write_bytes(target, data.tobytes())
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise AuditLogError(
-                _describe(exc, self.image_dir, "the decision image and its audit line")
+                describe_os_error(exc, self.image_dir, "the decision image and its audit line")
             ) from exc
         return target
 
@@ -380,11 +374,3 @@ class AuditLog:
             except json.JSONDecodeError:
                 self.skipped_lines += 1
         return records
-
-
-def _describe(exc: OSError, where: Path, what: str) -> str:
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return f"the disk is full ({where}): {what} was not written. Free some space on that disk."
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"no permission to write {where}: {what} was not written. Fix the folder's permissions."
-    return f"writing {where} failed ({exc.strerror or exc}): {what} was not written."

@@ -43,8 +43,8 @@ def load_model(path: Path, provider: str = "auto", allow_unverified: bool = Fals
     The files are checked against the SHA-256 of the model card first (:mod:`livenessapp.integrity`): a
     mismatch raises :class:`~livenessapp.integrity.IntegrityError` unless ``allow_unverified``; a missing
     card adds a warning to ``model.warnings``. The result is kept as ``model.integrity``."""
-    from livenessapp.integrity import CardStatus, IntegrityError, check_model
-    from livenessapp.model import LivenessModel, ModelError
+    from livenessapp.integrity import CardStatus, IntegrityError, load_verified_model
+    from livenessapp.model import ModelError
 
     path = Path(path).expanduser()
     if not path.is_file():
@@ -58,11 +58,7 @@ def load_model(path: Path, provider: str = "auto", allow_unverified: bool = Fals
     with _cache_lock:
         model = _model_cache.get(key)
         if model is None:
-            integrity = check_model(path, allow_unverified)
-            model = LivenessModel.load(path, provider=provider)
-            model.integrity = integrity
-            if not integrity.ok:
-                model.warnings.append(integrity.message)
+            model = load_verified_model(path, provider, allow_unverified)
             _model_cache.clear()
             _model_cache[key] = model
     integrity = getattr(model, "integrity", None)

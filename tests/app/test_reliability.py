@@ -715,7 +715,7 @@ def test_full_disk_on_the_audit_log_leaves_no_partial_line(tmp_path, monkeypatch
         return real_write(fd, data[: len(data) // 2])  # the disk filled up mid-line
 
     monkeypatch.setattr(kiosk.os, "write", full_write)
-    with pytest.raises(AuditLogError, match="disk is full.*not written"):
+    with pytest.raises(AuditLogError, match="disk is full.*not saved"):
         log.append(_event(), threshold=0.5)
     assert log.path.read_bytes() == before
     monkeypatch.setattr(kiosk.os, "write", real_write)
