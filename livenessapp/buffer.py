@@ -1,7 +1,8 @@
 """The engine's ring of the last Nf sampled frames of the tracked face (streaming inference).
 
 Every ``interval``-th frame (``livenessapp.frame_interval`` of the model, counted in source frame indices,
-so dropped frames do not stretch the spacing) is *sampled* (:class:`SampleClock` decides which): its face
+so dropped frames do not stretch the spacing) is *sampled* (:class:`SampleClock` decides which, in the
+engine's tracking stage, which then meshes only the sampled frames): its face
 crop is encoded once by the encoder graph, and the pair graph runs once on the features of the previous
 sample and this one. The results are cached here with the frame's mask, crop and landmarks: D_single, the
 features F_1..F_3 (needed for the next pair only) and the pair output (the STSTB output of the pair
@@ -60,31 +61,23 @@ class SampledFrame:
 
 
 class FrameBuffer:
-    """Ring of the last ``num_frames`` :class:`SampledFrame` s, sampled every ``interval`` frames."""
+    """Ring of the last ``num_frames`` :class:`SampledFrame` s (the inference stage's; which frames are
+    sampled is the tracking stage's :class:`SampleClock`'s decision)."""
 
-    def __init__(self, num_frames: int, interval: int):
-        if num_frames < 1 or interval < 1:
-            raise ValueError("num_frames and interval must be >= 1")
+    def __init__(self, num_frames: int):
+        if num_frames < 1:
+            raise ValueError("num_frames must be >= 1")
         self.num_frames = int(num_frames)
-        self.interval = int(interval)
         self._ring: collections.deque[SampledFrame] = collections.deque(maxlen=self.num_frames)
-        self._clock = SampleClock(interval)
         self.resets = 0
-
-    def due(self, frame_index: int) -> bool:
-        """Should this frame be sampled? True for the first frame after a reset, then whenever at least
-        ``interval`` frames have passed since the last sample."""
-        return self._clock.due(frame_index)
 
     def push(self, sample: SampledFrame) -> None:
         self._ring.append(sample)
-        self._clock.mark(sample.frame_index)
 
     def reset(self) -> None:
-        if self._ring or self._clock.last_index is not None:
+        if self._ring:
             self.resets += 1
         self._ring.clear()
-        self._clock.reset()
 
     @property
     def last(self) -> SampledFrame | None:

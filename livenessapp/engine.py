@@ -350,7 +350,7 @@ class Pipeline:
         self._last_mesh_index: int | None = None
         self._reset_pending = False
         # stage 2
-        self.buffer = FrameBuffer(meta.num_frames, self.interval)
+        self.buffer = FrameBuffer(meta.num_frames)
         self.smoother = ScoreSmoother(
             self.config.smoothing, self.config.smoothing_mode, self.config.smoothing_window
         )

@@ -22,10 +22,11 @@ def _sample(i: int) -> SampledFrame:
 
 
 def test_samples_every_interval_and_slides():
-    buf = FrameBuffer(num_frames=4, interval=3)
+    buf, clock = FrameBuffer(num_frames=4), SampleClock(3)
     sampled = []
     for i in range(20):
-        if buf.due(i):
+        if clock.due(i):
+            clock.mark(i)
             buf.push(_sample(i))
             sampled.append(i)
     assert sampled == [0, 3, 6, 9, 12, 15, 18]
@@ -40,9 +41,9 @@ def test_samples_every_interval_and_slides():
 
 
 def test_interval_counts_source_indices_when_frames_are_dropped():
-    buf = FrameBuffer(num_frames=4, interval=3)
-    buf.push(_sample(0))
-    assert not buf.due(2) and buf.due(4)
+    clock = SampleClock(3)
+    clock.mark(0)
+    assert not clock.due(2) and clock.due(4)  # frames 1..3 dropped: 4 is due, not 6
 
 
 def test_sample_clock():
@@ -55,11 +56,12 @@ def test_sample_clock():
 
 
 def test_reset():
-    buf = FrameBuffer(4, 3)
+    buf = FrameBuffer(4)
     for i in (0, 3):
         buf.push(_sample(i))
     buf.reset()
-    assert buf.fill == 0 and buf.due(4) and buf.resets == 1
+    buf.reset()  # an empty ring: nothing to count
+    assert buf.fill == 0 and buf.last is None and buf.resets == 1
 
 
 class _ScriptedMesh:
