@@ -75,7 +75,7 @@ from livenessapp.parallax import (
 )
 from livenessapp.quality import FrameCheck, check_frame
 from livenessapp.sources import Frame, FrameSource, SourceError, SourceLost, open_source
-from livenessapp.tracking import PrimaryFaceTracker, TrackerConfig, TrackResult
+from livenessapp.tracking import PrimaryFaceTracker, TrackerConfig, TrackResult, min_face_px_for_model
 
 __all__ = [
     "EngineConfig",
@@ -344,6 +344,10 @@ class Pipeline:
         self.meta = meta
         self.interval = int(self.config.interval or meta.frame_interval)
         # stage 1
+        floor = min_face_px_for_model(meta.input_size, meta.crop_scale)
+        if self.config.tracker.min_face_px < floor:  # a smaller face would be upsampled > 2x for the network
+            tracker_cfg = dataclasses.replace(self.config.tracker, min_face_px=floor)
+            self.config = dataclasses.replace(self.config, tracker=tracker_cfg)
         self.tracker = tracker or PrimaryFaceTracker(self.config.tracker)
         self.clock = SampleClock(self.interval)
         self.parallax = ParallaxCue(ParallaxConfig(num_frames=meta.num_frames, frame_interval=self.interval))

@@ -40,7 +40,7 @@ import numpy as np
 
 from livenessapp.face import FaceMeshTracker, FaceObservation, primary_face
 
-__all__ = ["Hint", "PrimaryFaceTracker", "TrackResult", "TrackerConfig"]
+__all__ = ["Hint", "PrimaryFaceTracker", "TrackResult", "TrackerConfig", "min_face_px_for_model"]
 
 
 class Hint(str, Enum):
@@ -56,7 +56,8 @@ class Hint(str, Enum):
 @dataclass(frozen=True)
 class TrackerConfig:
     max_faces: int = 2
-    min_face_px: float = 64.0  # landmark box size below which the face is too small to judge
+    min_face_px: float = 64.0  # landmark box size below which the face is too small to judge (the engine
+    # raises it to the model's own floor, see min_face_px_for_model)
     jump_center: float = 0.5  # centre jump (in face sizes) between frames that means another face
     jump_size: float = 0.4  # relative size change between frames that means another face
     switch_ratio: float = 1.5  # another face must outweigh the tracked one by this to take over
@@ -65,6 +66,13 @@ class TrackerConfig:
     min_tracking_confidence: float = 0.5
     carry_frames: int = 2  # frames the last mesh result may be carried over (0 = mesh every frame)
     carry_max_change: float = 20.0  # mean abs change (grey levels) of the face-box thumbnail that stops it
+
+
+def min_face_px_for_model(input_size: int, crop_scale: float, max_upsampling: float = 2.0) -> float:
+    """Smallest landmark box (pixels) whose crop (``crop_scale`` x the box) reaches the network's
+    ``input_size`` with at most ``max_upsampling``: a smaller face has too little detail for the texture
+    and depth cues the network was trained on (lite: 128 / 1.3 / 2 = 49 px; paper: 256 / 1.3 / 2 = 98 px)."""
+    return float(input_size) / (float(crop_scale) * max_upsampling)
 
 
 @dataclass

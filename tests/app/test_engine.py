@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -16,7 +17,7 @@ from livenessapp.engine import (
 )
 from livenessapp.face import FaceMeshTracker
 from livenessapp.sources import Frame, FrameSource
-from livenessapp.tracking import PrimaryFaceTracker, TrackerConfig
+from livenessapp.tracking import PrimaryFaceTracker, TrackerConfig, min_face_px_for_model
 
 
 class ListSource(FrameSource):
@@ -191,6 +192,22 @@ class CountingMesh:
 
     def close(self):
         self.mesh.close()
+
+
+def test_too_small_face_follows_the_models_input_size(tiny_model):
+    """A face is judged only if its crop reaches the network's input with at most 2x upsampling."""
+    assert min_face_px_for_model(128, 1.3) == pytest.approx(49.2, abs=0.1)
+    assert min_face_px_for_model(256, 1.3) == pytest.approx(98.5, abs=0.1)
+
+    class Paper:  # the tiny model's graphs, described as a 256-px model
+        meta = dataclasses.replace(tiny_model.meta, input_size=256)
+
+    pipe = Pipeline(Paper(), EngineConfig())
+    assert pipe.tracker.config.min_face_px == pytest.approx(98.5, abs=0.1)
+    pipe.close()
+    pipe = Pipeline(tiny_model, EngineConfig())  # 32 px input: the tracker's own floor (64 px) stays
+    assert pipe.tracker.config.min_face_px == 64.0
+    pipe.close()
 
 
 def test_mesh_runs_on_sampled_frames_only(tiny_model, grace_hopper_bgr):
