@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("livenessapp_training.export_cli", "ONNX graphs (full + streaming), model card"),
     "ablate": ("livenessapp_training.ablate", "the paper's Table 4 / Table 5 ablations on one dataset"),
     "report": ("livenessapp_training.report", "parameter counts and MACs of the network presets"),
+    "reproduce": ("livenessapp_training.reproduce", "simulate -> fit -> eval -> export from one recipe file"),
 }
 
 

@@ -114,3 +114,18 @@ def test_simulate_fit_resume_eval_export(tmp_path):
         {"frames": np.zeros((1, nf, 3, s, s), np.float32), "masks": np.ones((1, nf, 1, d, d), np.float32)},
     )
     assert res[0].shape == (1,) and np.isfinite(res[0]).all()
+
+    # The one-command recipe over the same folders: every clip is already rendered, the finished run is kept,
+    # eval and export run again and give the same threshold.
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(
+        f'[train]\nmodel = "tiny"\ndataset = "sim"\ndata_root = "{data}"\ncache_dir = "{cache}"\n'
+        f'out_dir = "{run}"\n[simulate]\nclips = 16\nseed = 2\nframes = 24\nsize = "240x180"\n'
+        f'[export]\nname = "again"\nout = "{out}"\n'
+    )
+    assert cli.main(["reproduce", "--config", str(recipe)]) == 0
+    assert json.loads((data / "simulator.json").read_text())["rendered"] == 0
+    again = ort.InferenceSession(str(out / "again.onnx"), providers=["CPUExecutionProvider"])
+    assert float(again.get_modelmeta().custom_metadata_map["livenessapp.threshold"]) == pytest.approx(
+        ev["threshold"]
+    )

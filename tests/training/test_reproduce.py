@@ -1,0 +1,77 @@
+"""``liveness-train reproduce``: the plan of steps from a recipe file and what is already on disk."""
+
+from __future__ import annotations
+
+import pytest
+
+from livenessapp_training.reproduce import main, plan
+
+RECIPE = """
+[train]
+model = "tiny"
+dataset = "sim"
+data_root = "{root}/data"
+cache_dir = "{root}/cache"
+out_dir = "{root}/run"
+
+[simulate]
+clips = 16
+seed = 2
+frames = 24
+size = "240x180"
+workers = 2
+
+[export]
+name = "tinysgtd"
+out = "{root}/model"
+"""
+
+
+def _recipe(tmp_path, text=RECIPE):
+    path = tmp_path / "recipe.toml"
+    path.write_text(text.format(root=tmp_path))
+    return path
+
+
+def test_plan_runs_every_step_from_nothing(tmp_path):
+    steps = plan(_recipe(tmp_path))
+    assert [s.command() for s in steps] == [
+        f"liveness-train simulate generate --out {tmp_path}/data --clips 16 --seed 2 --frames 24 "
+        "--size 240x180 --workers 2 --no-progress",
+        f"liveness-train fit --config {tmp_path}/recipe.toml",
+        f"liveness-train eval {tmp_path}/run --no-progress",
+        f"liveness-train export {tmp_path}/run --name tinysgtd --out {tmp_path}/model",
+    ]
+    assert not any(s.skip for s in steps)
+
+
+def test_plan_resumes_an_interrupted_run_and_keeps_a_finished_one(tmp_path):
+    recipe = _recipe(tmp_path)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoints" / "last.pt").write_bytes(b"x")
+    assert plan(recipe)[1].argv == ("fit", "--resume", f"{tmp_path}/run")
+    (tmp_path / "run" / "final.pt").write_bytes(b"x")
+    fit = plan(recipe)[1]
+    assert fit.skip and "final.pt" in fit.skip
+    assert (
+        plan(recipe, force=True)[1].argv == ("fit", "--config", str(recipe))
+        and not plan(recipe, True)[1].skip
+    )
+
+
+def test_recipe_errors_name_the_problem(tmp_path, capsys):
+    bad = _recipe(tmp_path, RECIPE.replace("clips = 16", "clip = 16"))
+    with pytest.raises(ValueError, match=r"unknown keys in \[simulate\]: \['clip'\]"):
+        plan(bad)
+    no_sim = _recipe(tmp_path, RECIPE.split("[simulate]")[0])
+    with pytest.raises(ValueError, match="does not exist and the recipe has no \\[simulate\\] table"):
+        plan(no_sim)
+    assert main(["--config", str(tmp_path / "missing.toml")]) == 2
+    assert "no recipe" in capsys.readouterr().err
+
+
+def test_dry_run_prints_the_commands_and_runs_nothing(tmp_path, capsys):
+    assert main(["--config", str(_recipe(tmp_path)), "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "[1/4] liveness-train simulate generate" in err and "[4/4] liveness-train export" in err
+    assert not (tmp_path / "data").exists()

@@ -1,0 +1,142 @@
+"""``liveness-train reproduce --config FILE``: one command from nothing to an exported, evaluated model.
+
+The recipe file is a training config (the ``[train]`` table of :class:`~livenessapp_training.fit.TrainConfig`)
+with two more tables::
+
+    [simulate]            # render the training data first (omit for a real dataset already on disk)
+    clips = 600
+    protocol = "normal"
+    seed = 1
+    workers = 2
+
+    [export]
+    name = "sgtd-lite"
+    out = "models"
+
+and the command runs, printing each step as the command line that does it alone:
+
+1. ``simulate generate`` into ``train.data_root`` (finished clips are kept, so an interrupted run resumes);
+2. ``fit --config FILE`` (preprocessing on the way); a run folder with ``final.pt`` is kept unless
+   ``--force``, one with a checkpoint is resumed;
+3. ``eval RUN`` (threshold on dev, metrics on test, report and plots);
+4. ``export RUN --name NAME --out OUT`` (ONNX graphs, parity check, model card).
+
+``--dry-run`` prints the steps without running them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from livenessapp_training.fit import TrainConfig, load_config
+
+__all__ = ["Step", "main", "plan"]
+
+SIMULATE_KEYS = {"clips", "protocol", "seed", "workers", "frames", "size", "faces"}
+EXPORT_KEYS = {"name", "out"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: the ``liveness-train`` arguments, and why it is skipped (empty: it runs)."""
+
+    argv: tuple[str, ...]
+    skip: str = ""
+
+    def command(self) -> str:
+        return shlex.join(["liveness-train", *self.argv])
+
+
+def _read_tables(path: Path) -> tuple[dict, dict]:
+    if path.suffix.lower() != ".toml":
+        return {}, {}
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    doc = tomllib.loads(path.read_text())
+    sim, exp = dict(doc.get("simulate", {})), dict(doc.get("export", {}))
+    for table, keys, name in ((sim, SIMULATE_KEYS, "simulate"), (exp, EXPORT_KEYS, "export")):
+        unknown = sorted(set(table) - keys)
+        if unknown:
+            raise ValueError(f"{path}: unknown keys in [{name}]: {unknown} (known: {sorted(keys)})")
+    return sim, exp
+
+
+def plan(config: str | Path, force: bool = False) -> list[Step]:
+    """The steps that reproduce the model of ``config``, given what is already on disk."""
+    path = Path(config)
+    cfg = TrainConfig.from_dict(load_config(path))
+    sim, exp = _read_tables(path)
+    steps: list[Step] = []
+    if sim:
+        if cfg.dataset != "sim":
+            raise ValueError(f"{path}: a [simulate] table needs dataset = 'sim' (got {cfg.dataset!r})")
+        argv = ["simulate", "generate", "--out", cfg.data_root, "--clips", str(sim.get("clips", 400))]
+        for key in ("protocol", "seed", "frames", "size", "workers", "faces"):
+            if key in sim:
+                argv += [f"--{key}", str(sim[key])]
+        steps.append(Step(tuple(argv + ["--no-progress"])))
+    elif not Path(cfg.data_root).exists():
+        raise ValueError(
+            f"{path}: the dataset {cfg.data_root} does not exist and the recipe has no [simulate] table. "
+            "Put the dataset there (see the README's 'Training on real data') or add a [simulate] table."
+        )
+    run = Path(cfg.out_dir)
+    last = run / "checkpoints" / "last.pt"
+    if (run / "final.pt").is_file() and not force:
+        steps.append(Step(("fit", "--config", str(path)), skip=f"{run}/final.pt exists (--force retrains)"))
+    elif last.is_file() and not force:
+        steps.append(Step(("fit", "--resume", str(run))))
+    else:
+        steps.append(Step(("fit", "--config", str(path))))
+    steps.append(Step(("eval", str(run), "--no-progress")))
+    name, out = str(exp.get("name", "sgtd")), str(exp.get("out", run / "export"))
+    steps.append(Step(("export", str(run), "--name", name, "--out", out)))
+    return steps
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="liveness-train reproduce",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    parser.add_argument("--config", required=True, help="the recipe (e.g. training/configs/lite-sim.toml)")
+    parser.add_argument("--force", action="store_true", help="retrain even if the run has final.pt")
+    parser.add_argument("--dry-run", action="store_true", help="print the steps only")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not Path(args.config).is_file():
+        print(f"reproduce: no recipe at {args.config}", file=sys.stderr)
+        return 2
+    try:
+        steps = plan(args.config, force=args.force)
+    except ValueError as exc:
+        print(f"reproduce: {exc}", file=sys.stderr)
+        return 2
+    if args.force and not args.dry_run:
+        run = Path(TrainConfig.from_dict(load_config(args.config)).out_dir)
+        for stale in (run / "final.pt", run / "best.pt", run / "checkpoints" / "last.pt"):
+            stale.unlink(missing_ok=True)
+    from livenessapp_training import cli
+
+    for k, step in enumerate(steps, 1):
+        note = f"   # skipped: {step.skip}" if step.skip else ""
+        print(f"[{k}/{len(steps)}] {step.command()}{note}", file=sys.stderr, flush=True)
+        if args.dry_run or step.skip:
+            continue
+        rc = cli.main(list(step.argv))
+        if rc:
+            print(f"reproduce: step {k} failed (exit {rc}): {step.command()}", file=sys.stderr)
+            return rc
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
