@@ -207,6 +207,24 @@ def model_card(
     return "\n".join(lines) + "\n"
 
 
+def _recipe_of(run_dir: Path) -> str | None:
+    """The ``reproduce`` recipe the run was trained from: the TOML of its first ``fit --config`` line in
+    ``commands.txt``, when that file still exists and has a ``[simulate]`` table."""
+    try:
+        lines = (Path(run_dir) / "commands.txt").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        words = shlex.split(line)
+        if "fit" in words and "--config" in words[:-1]:
+            path = Path(words[words.index("--config") + 1])
+            try:
+                return str(path) if path.suffix == ".toml" and "[simulate]" in path.read_text() else None
+            except OSError:
+                return None
+    return None
+
+
 def _call(fn, **kwargs):
     """Call ``fn`` with the keyword arguments it accepts (the exporter's signature is the net stream's)."""
     params = inspect.signature(fn).parameters
@@ -282,6 +300,9 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     exe = "liveness-train"
     fit_cmd = f"{exe} fit --config {shlex.quote(os.fspath(run_dir / 'config.json'))}"
     commands = []
+    recipe = _recipe_of(run_dir)
+    if recipe:
+        commands += [f"{exe} reproduce --config {shlex.quote(recipe)}", "# or step by step:"]
     sim = data.get("simulator")
     if sim and sim.get("size"):
         commands.append(

@@ -104,3 +104,15 @@ def test_parity_failure_is_loud(run_dir, monkeypatch):
     monkeypatch.setattr(X, "check_parity", lambda model, paths, atol=1e-4: {"full": 3e-3, "encoder": 0.0})
     with pytest.raises(SystemExit, match="parity"):
         EC.main([str(run_dir), "--out", str(run_dir / "m2"), "--threshold", "0.7"])
+
+
+def test_card_names_the_one_command_recipe(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    assert EC._recipe_of(run) is None  # no commands.txt
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text('[train]\nmodel = "tiny"\n')
+    (run / "commands.txt").write_text(f"liveness-train fit --config {recipe} --progress false\n")
+    assert EC._recipe_of(run) is None  # a plain training config: nothing to simulate, no recipe
+    recipe.write_text('[train]\nmodel = "tiny"\n[simulate]\nclips = 4\n')
+    assert EC._recipe_of(run) == str(recipe)
