@@ -113,12 +113,13 @@ __all__ = [
 PARALLAX_THRESHOLD = 0.29
 
 #: Logistic fusion ``sigmoid(w_net * (s_net - t_net) + w_par * (s_par - t_par) + bias)``. Fitted (Newton-IRLS
-#: logistic regression) on the 383 dev windows with a parallax verdict of the simulator's ``data/sim-normal``
-#: (seed 1), with the bundled ``sgtd-lite``'s video scores: ``python -m livenessapp_training.parallax_eval
-#: --windows 0 --sim-root data/sim-normal --sim-splits dev,test --network-scores SCORES.json``. The fit puts
-#: little weight on the cue (prints rarely move enough there to get a verdict) and a positive bias that
-#: lowers the network's effective threshold; refit after retraining the network.
-LOGISTIC_COEFFICIENTS: dict[str, float] = {"w_net": 7.14, "w_par": 1.0, "bias": 1.71}
+#: logistic regression) on the 482 dev windows with a parallax verdict of the simulator's ``data/sim-normal``
+#: (600 clips, seed 1), with the bundled ``sgtd-lite``'s video scores: ``python -m
+#: livenessapp_training.parallax_eval --windows 0 --sim-root data/sim-normal --sim-splits dev,test
+#: --network-scores SCORES.json``. Prints rarely move enough there to get a cue verdict, so the fit mostly
+#: learns a positive bias that lowers the network's effective threshold, plus a moderate weight on the cue;
+#: refit after retraining the network.
+LOGISTIC_COEFFICIENTS: dict[str, float] = {"w_net": 8.53, "w_par": 3.53, "bias": 1.47}
 
 #: Rigid face-mesh landmarks (186 of 468) used for motion: nose, upper cheeks, temples, upper forehead and
 #: eye-socket rims. Excluded: FACEMESH_LIPS and every point below the subnasale (landmark 2) -- lips, jaw,
