@@ -118,6 +118,7 @@ def model_card(
     parity: dict | None,
     commands: list[str],
     checkpoint: str,
+    notes: str = "",
 ) -> str:
     files = list(sibling_paths(out_dir / f"{name}.onnx").values())
     lines = [
@@ -169,6 +170,7 @@ def model_card(
         ]
     synthetic = str(train_config.get("dataset", "")).lower() in ("sim", "simulator", "synthetic")
     lines += [
+        *([notes.strip(), ""] if notes.strip() else []),
         "## Intended use",
         "",
         "- A liveness signal for a cooperative user in front of a webcam (the livenessapp desktop app): "
@@ -207,6 +209,16 @@ def model_card(
     return "\n".join(lines) + "\n"
 
 
+def _read_notes(path: str | None) -> str:
+    """The ``--notes`` markdown (measured facts the exporter cannot know: app-side figures, timings), or ""."""
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"export: cannot read --notes {path}: {exc.strerror or exc}") from exc
+
+
 def _recipe_of(run_dir: Path) -> str | None:
     """The ``reproduce`` recipe the run was trained from: the TOML of its first ``fit --config`` line in
     ``commands.txt``, when that file still exists and has a ``[simulate]`` table."""
@@ -242,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a run folder (best.pt) or a checkpoint .pt")
     p.add_argument("--name", default="sgtd", help="model name NAME (files NAME.onnx, NAME.encoder.onnx, ...)")
     p.add_argument("--out", help="output folder (default: RUN/export)")
+    p.add_argument(
+        "--notes",
+        help="markdown file added to the model card before 'Intended use' (measured facts of this model)",
+    )
     p.add_argument(
         "--eval-json", help="eval.json of `liveness-train eval` (default: RUN/eval/eval.json if any)"
     )
@@ -325,6 +341,7 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
         parity if isinstance(parity, dict) else None,
         commands,
         os.fspath(ckpt_path),
+        notes=_read_notes(args.notes),
     )
     card_path = out_dir / f"{args.name}.md"
     card_path.write_text(card)

@@ -12,6 +12,7 @@ with two more tables::
     [export]
     name = "sgtd-lite"
     out = "models"
+    notes = "training/configs/lite-sim.card.md"   # optional: measured facts for the model card
 
 and the command runs, printing each step as the command line that does it alone:
 
@@ -38,7 +39,7 @@ from livenessapp_training.fit import TrainConfig, load_config
 __all__ = ["Step", "main", "plan"]
 
 SIMULATE_KEYS = {"clips", "protocol", "seed", "workers", "frames", "size", "faces"}
-EXPORT_KEYS = {"name", "out"}
+EXPORT_KEYS = {"name", "out", "notes"}
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ def plan(config: str | Path, force: bool = False) -> list[Step]:
         steps.append(Step(("fit", "--config", str(path))))
     steps.append(Step(("eval", str(run), "--no-progress")))
     name, out = str(exp.get("name", "sgtd")), str(exp.get("out", run / "export"))
-    steps.append(Step(("export", str(run), "--name", name, "--out", out)))
+    notes = ("--notes", str(exp["notes"])) if exp.get("notes") else ()
+    steps.append(Step(("export", str(run), "--name", name, "--out", out, *notes)))
     return steps
 
 

@@ -83,7 +83,9 @@ def run_dir(tmp_path):
 
 def test_export_writes_graphs_metadata_and_card(run_dir):
     out = run_dir / "m"
-    assert EC.main([str(run_dir), "--name", "demo", "--out", str(out)]) == 0
+    notes = run_dir / "notes.md"
+    notes.write_text("## Measured through the app\n\nBPCER 12.3 % on the test videos.\n")
+    assert EC.main([str(run_dir), "--name", "demo", "--out", str(out), "--notes", str(notes)]) == 0
     sess = ort.InferenceSession(str(out / "demo.onnx"), providers=["CPUExecutionProvider"])
     meta = sess.get_modelmeta().custom_metadata_map
     assert float(meta["livenessapp.threshold"]) == pytest.approx(0.4321)
@@ -98,6 +100,11 @@ def test_export_writes_graphs_metadata_and_card(run_dir):
     assert "liveness-train eval RUN" in card and f"liveness-train export {run_dir}" in card
     assert "## Intended use" in card and "## Limits" in card and "SYNTHETIC" in card
     assert meta["livenessapp.format"] == "2" and "streaming" in card  # the cached-pair path was checked
+    # the hand-measured notes sit before the intended use, and the card's export command names them
+    assert card.index("BPCER 12.3 % on the test videos.") < card.index("## Intended use")
+    assert f"--notes {notes}" in card
+    with pytest.raises(SystemExit, match="cannot read --notes"):
+        EC.main([str(run_dir), "--name", "demo", "--out", str(out), "--notes", str(run_dir / "none.md")])
 
 
 def test_parity_failure_is_loud(run_dir, monkeypatch):

@@ -24,6 +24,7 @@ workers = 2
 [export]
 name = "tinysgtd"
 out = "{root}/model"
+notes = "{root}/notes.md"
 """
 
 
@@ -40,7 +41,7 @@ def test_plan_runs_every_step_from_nothing(tmp_path):
         "--size 240x180 --workers 2 --no-progress",
         f"liveness-train fit --config {tmp_path}/recipe.toml",
         f"liveness-train eval {tmp_path}/run --no-progress",
-        f"liveness-train export {tmp_path}/run --name tinysgtd --out {tmp_path}/model",
+        f"liveness-train export {tmp_path}/run --name tinysgtd --out {tmp_path}/model --notes {tmp_path}/notes.md",
     ]
     assert not any(s.skip for s in steps)
 
