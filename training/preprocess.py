@@ -227,6 +227,17 @@ def _video_info(path: Path) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 # One video
 # ----------------------------------------------------------------------------------------------------------
+def video_tracker(cfg: PreprocessConfig) -> FaceMeshTracker:
+    """The face-mesh tracker of one video (video mode: landmarks carried from frame to frame), as the cache
+    and the simulator's tracking-rate measurement use it."""
+    return FaceMeshTracker(
+        max_faces=cfg.max_faces,
+        static_image_mode=False,
+        min_detection_confidence=cfg.min_detection_confidence,
+        min_tracking_confidence=cfg.min_tracking_confidence,
+    )
+
+
 def process_video(sample: VideoSample, cfg: PreprocessConfig) -> tuple[dict[str, np.ndarray], dict]:
     """Track, crop and label every (``frame_step``-th) frame: ``(arrays for the npz, stats)``."""
     start = time.perf_counter()
@@ -236,12 +247,7 @@ def process_video(sample: VideoSample, cfg: PreprocessConfig) -> tuple[dict[str,
     decoded = no_face = 0
     height = width = 0
     live = sample.label == 1
-    with FaceMeshTracker(
-        max_faces=cfg.max_faces,
-        static_image_mode=False,
-        min_detection_confidence=cfg.min_detection_confidence,
-        min_tracking_confidence=cfg.min_tracking_confidence,
-    ) as tracker:
+    with video_tracker(cfg) as tracker:
         for index, frame in iter_frames(sample.path, cfg.frame_step, cfg.max_frames):
             decoded += 1
             height, width = frame.shape[:2]

@@ -30,17 +30,23 @@ def _size(text: str) -> tuple[int, int]:
     return int(w), int(h)
 
 
+def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
+    """What plans the clips (``plan_clip``) and renders them: the same for ``generate`` and ``tracking-rate``,
+    so that a rate measured with the same options is the rate of the generated dataset."""
+    p.add_argument("--protocol", choices=("normal", "motion_only"), default="normal")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int, default=90, help="frames per clip (30 fps)")
+    p.add_argument("--size", type=_size, default=(480, 360), help="WxH")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--faces", default=None, help="folder of extra face photos (added to the bundled two)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="render a labelled live / print / replay dataset")
     g.add_argument("--out", required=True, help="dataset root (videos/ + manifest.jsonl)")
     g.add_argument("--clips", type=int, default=400)
-    g.add_argument("--protocol", choices=("normal", "motion_only"), default="normal")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--frames", type=int, default=90, help="frames per clip (30 fps)")
-    g.add_argument("--size", type=_size, default=(480, 360), help="WxH")
-    g.add_argument("--workers", type=int, default=2)
-    g.add_argument("--faces", default=None, help="folder of extra face photos (added to the bundled two)")
+    _add_plan_arguments(g)
     g.add_argument("--no-progress", action="store_true")
     d = sub.add_parser("demo", help="the app's demo clip (live / print / replay) + JSON sidecar")
     d.add_argument("--out", default="assets/demo.mp4")
@@ -57,12 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-angle degrees off frontal.",
     )
     t.add_argument("--clips", type=int, default=40, help="clips 0..N-1 (with --from: the first N, 0 = all)")
-    t.add_argument("--protocol", choices=("normal", "motion_only"), default="normal")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--frames", type=int, default=90, help="frames per clip (30 fps)")
-    t.add_argument("--size", type=_size, default=(480, 360), help="WxH")
-    t.add_argument("--workers", type=int, default=2)
-    t.add_argument("--faces", default=None, help="folder of extra face photos (as for generate)")
+    _add_plan_arguments(t)
     t.add_argument("--pai", choices=PAIS, default=None, help="render every clip as this scenario")
     t.add_argument("--from", dest="from_dir", default=None, help="measure a generated dataset folder instead")
     t.add_argument("--max-angle", type=float, default=InViewRule.max_angle, help="degrees off frontal")

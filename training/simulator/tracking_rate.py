@@ -105,8 +105,8 @@ def measure_clip(
 ) -> dict:
     """Render ``spec`` (its geometry, and its video unless ``video`` names the stored one), track it like
     the preprocessing cache and return per-frame records plus the clip's manifest fields."""
-    from livenessapp.face import FaceMeshTracker, primary_face
-    from livenessapp_training.preprocess import PreprocessConfig, iter_frames
+    from livenessapp.face import primary_face
+    from livenessapp_training.preprocess import PreprocessConfig, iter_frames, video_tracker
 
     from .head import HeadModel
 
@@ -127,12 +127,7 @@ def measure_clip(
             _write_video(images, path, size)
             images.clear()
         saved = 0
-        with FaceMeshTracker(
-            max_faces=cfg.max_faces,
-            static_image_mode=False,
-            min_detection_confidence=cfg.min_detection_confidence,
-            min_tracking_confidence=cfg.min_tracking_confidence,
-        ) as tracker:
+        with video_tracker(cfg) as tracker:
             for index, img in iter_frames(path, cfg.frame_step, cfg.max_frames):
                 lm = truth[index] if index < len(truth) else None
                 view = face_view(lm, frontal, size)
