@@ -198,10 +198,12 @@ def test_single_frame_variant_keeps_the_interface(tmp_path):
     assert max(E.check_parity(model, paths).values()) <= 1e-4
 
 
-@pytest.mark.parametrize("variant", [{"use_ststb": False}, {"use_convgru": False}])
+@pytest.mark.parametrize(
+    "variant", [{"use_ststb": False}, {"use_convgru": False}, {"input_norm": "instance"}]
+)
 def test_ablation_variants_stream(tmp_path, variant):
-    """Without an STSTB (pair features) or without the ConvGRU (per-pair regression) the cached-pair path
-    still equals the network."""
+    """Without an STSTB (pair features), without the ConvGRU (per-pair regression) or with the per-crop input
+    standardisation the ONNX graphs and the cached-pair path still equal the network."""
     model = _calibrated(SGTDConfig.tiny(**variant))
     paths = E.export_onnx(model, None, tmp_path, "v", 0.5, "")
     parity = E.check_parity(model, paths)

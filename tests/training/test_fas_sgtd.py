@@ -16,6 +16,7 @@ from livenessapp_training.fas_sgtd import (
     FASSGTD,
     RSGB,
     ConvGRUCell,
+    InputStandardisation,
     SGTDConfig,
     SobelGradient,
 )
@@ -231,6 +232,58 @@ def test_depth_head_passes_a_gradient_when_every_preactivation_is_negative(activ
 def test_depth_activation_is_checked():
     with pytest.raises(ValueError, match="depth_activation"):
         SGTDConfig.tiny(depth_activation="tanh")
+
+
+def test_input_standardisation_cancels_a_channel_gain_and_offset_exactly():
+    torch.manual_seed(0)
+    x = torch.rand(3, 3, 16, 16)
+    gain = torch.tensor([0.7, 1.0, 1.3]).view(1, 3, 1, 1)
+    offset = torch.tensor([0.1, -0.2, 0.05]).view(1, 3, 1, 1)
+    exact = InputStandardisation(eps=0.0)
+    assert torch.allclose(exact(x), exact(x * gain + offset), atol=1e-5)
+    y = exact(x)
+    assert torch.allclose(y.mean((2, 3)), torch.zeros(3, 3), atol=1e-5)
+    assert torch.allclose(y.pow(2).mean((2, 3)), torch.ones(3, 3), atol=1e-4)
+
+
+def test_instance_input_norm_makes_the_network_ignore_exposure_and_white_balance():
+    """input_norm="instance": a per-channel gain and offset of the pixels (exposure, colour of the light,
+    black level) barely moves the outputs (only through eps); with the paper's fixed normalisation the same
+    change moves the depth maps 30x more."""
+    cfg = SGTDConfig.tiny()
+    torch.manual_seed(0)
+    rgb = torch.rand(2, cfg.num_frames, 3, cfg.input_size, cfg.input_size) * 200 + 20
+    gain = torch.tensor([0.8, 1.0, 1.15]).view(1, 1, 3, 1, 1)
+    offset = torch.tensor([5.0, -3.0, 10.0]).view(1, 1, 3, 1, 1)
+
+    def fixed(x):
+        return (x - cfg.mean) / cfg.std  # what the app and the clips feed the network
+
+    change = {}
+    for norm in ("instance", "fixed"):
+        torch.manual_seed(1)
+        model = FASSGTD(SGTDConfig.tiny(input_norm=norm)).eval()
+        with torch.no_grad():
+            a, b = model(fixed(rgb)), model(fixed(rgb * gain + offset))
+        change[norm] = (a.depth_single - b.depth_single).abs().max().item()
+    assert change["instance"] < 0.02
+    assert change["fixed"] > 30 * change["instance"]
+
+
+def test_instance_input_norm_keeps_a_flat_crop_finite():
+    model = FASSGTD(SGTDConfig.tiny(input_norm="instance")).eval()
+    flat = torch.full((1, 4, 3, 32, 32), 0.25)
+    with torch.no_grad():
+        out = model(flat)
+    assert torch.isfinite(out.score).all() and torch.isfinite(out.depth_single).all()
+
+
+def test_input_norm_is_checked_and_old_configs_load_as_fixed():
+    with pytest.raises(ValueError, match="input_norm"):
+        SGTDConfig.tiny(input_norm="batch")
+    old = SGTDConfig.lite().to_dict()
+    del old["input_norm"]  # a model exported before the option existed
+    assert SGTDConfig.from_dict(old).input_norm == "fixed"
 
 
 # -- the two training stages -----------------------------------------------------------------------------
