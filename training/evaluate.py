@@ -14,6 +14,10 @@ Score variants (all "higher = more live"):
 
 Writes into the output folder: ``eval.json`` (everything, the exporter reads ``threshold`` from it),
 ``report.md``, ``scores.csv`` (video-level scores) and PNG plots (ROC, DET, score histograms).
+
+``--photometric`` also re-scores the test split under :data:`LIGHT_SHIFTS` (the crops' pixels times a gain
+per channel: darker / brighter exposure, warmer / cooler light, clipped to 0..255 as a camera clips) at the
+unchanged threshold: how far the decisions move with the light alone.
 """
 
 from __future__ import annotations
@@ -49,6 +53,14 @@ __all__ = [
 ]
 
 VARIANTS = ("score", "p_live", "depth", "depth_single")
+# RGB gains of ``--photometric``: exposure about one camera stop-third either way, and the colour of the
+# light about +-5 % along the warm-cool axis (red against blue).
+LIGHT_SHIFTS = {
+    "exposure x0.87": (0.87, 0.87, 0.87),
+    "exposure x1.15": (1.15, 1.15, 1.15),
+    "warmer light": (1.054, 1.0, 0.949),
+    "cooler light": (0.949, 1.0, 1.054),
+}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -216,6 +228,38 @@ def predict(
         bar.close()
     if is_torch:
         model.train(was_training)
+    return out
+
+
+class GainShifted(Dataset):
+    """Items of a :class:`~livenessapp_training.clips.ClipDataset` with their pixels times an RGB ``gain``
+    (undoing and redoing the network's fixed normalisation ``mean`` / ``std``; clipped to 0..255)."""
+
+    def __init__(self, dataset: Dataset, gain: Sequence[float], mean: float, std: float):
+        self.dataset, self.mean, self.std = dataset, float(mean), float(std)
+        self.gain = torch.tensor(gain, dtype=torch.float32).view(1, 3, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict:
+        item = dict(self.dataset[index])
+        pixels = (item["frames"] * self.std + self.mean) * self.gain
+        item["frames"] = (pixels.clamp(0.0, 255.0) - self.mean) / self.std
+        return item
+
+
+def light_shift_report(
+    model, test_set: Dataset, cfg, threshold: float, primary: str, device="cpu", batch_size: int = 8
+) -> dict[str, dict]:
+    """``--photometric``: APCER (worst species) / BPCER / ACER on the test set at the unchanged ``threshold``
+    under no shift and each of :data:`LIGHT_SHIFTS`."""
+    out = {}
+    for name, gain in {"as recorded": (1.0, 1.0, 1.0), **LIGHT_SHIFTS}.items():
+        shifted = test_set if name == "as recorded" else GainShifted(test_set, gain, cfg.mean, cfg.std)
+        s, y, p = video_level(predict(model, shifted, device, batch_size)).split(primary)
+        r = M.apcer_bpcer(s, y, threshold, p)
+        out[name] = {"gain_rgb": list(gain), "apcer": r.apcer, "bpcer": r.bpcer, "acer": r.acer}
     return out
 
 
@@ -400,6 +444,18 @@ def markdown_report(result: dict) -> str:
             lines += ["| PAI | videos | APCER % |", "|---|---|---|"]
             for sp, a in prim["test"]["apcer_per_pai"].items():
                 lines.append(f"| {sp} | {prim['test']['num_attack_per_pai'][sp]} | {_pct(a)} |")
+        if r.get("photometric"):
+            lines += [
+                "",
+                f"Test split under a shifted light, threshold unchanged (`{result['primary']}`):",
+                "",
+            ]
+            lines += ["| light | RGB gain | APCER % | BPCER % | ACER % |", "|---|---|---|---|---|"]
+            for name, m in r["photometric"].items():
+                gain = " / ".join(f"{g:g}" for g in m["gain_rgb"])
+                lines.append(
+                    f"| {name} | {gain} | {_pct(m['apcer'])} | {_pct(m['bpcer'])} | {_pct(m['acer'])} |"
+                )
         lines += [
             "",
             *(f"![{f}]({proto}/{f})" if len(result["protocols"]) > 1 else f"![{f}]({f})" for f in r["plots"]),
@@ -469,6 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument(
         "--no-preprocess", action="store_true", help="fail instead of preprocessing missing videos"
+    )
+    p.add_argument(
+        "--photometric",
+        action="store_true",
+        help="also score the test split under darker/brighter exposure and warmer/cooler light",
     )
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -554,6 +615,7 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         if need:
             cache.run(need, progress=not args.no_progress)
         scored: dict[str, VideoScores | None] = {}
+        sets: dict[str, Dataset] = {}
         counts = {}
         for name, ss in splits.items():
             if not ss:
@@ -562,6 +624,7 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
             ds = ClipDataset(cache, ss, mcfg, train=False)
             idx = subset_indices(ds, args.max_videos, args.clips_per_video)
             sub = torch.utils.data.Subset(ds, idx) if len(idx) < len(ds) else ds
+            sets[name] = sub
             clips = predict(model, sub, device, args.batch_size, args.num_workers, not args.no_progress)
             scored[name] = video_level(clips) if len(clips) else None
             if scored[name] is not None:
@@ -576,11 +639,13 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         pdir.mkdir(parents=True, exist_ok=True)
         _write_csv(pdir / "scores.csv", scored["dev"], scored["test"])
         plots = [] if args.no_plots else _plots(pdir, scored["dev"], scored["test"], variants, args.primary)
-        result["protocols"][str(proto) if proto is not None else "all"] = {
-            "counts": counts,
-            "variants": variants,
-            "plots": plots,
-        }
+        entry = {"counts": counts, "variants": variants, "plots": plots}
+        if args.photometric:
+            threshold = variants[args.primary]["threshold"]
+            entry["photometric"] = light_shift_report(
+                model, sets["test"], mcfg, threshold, args.primary, device, args.batch_size
+            )
+        result["protocols"][str(proto) if proto is not None else "all"] = entry
     first = next(iter(result["protocols"].values()))
     result["variants"] = first["variants"]
     result["threshold"] = first["variants"][args.primary]["threshold"]

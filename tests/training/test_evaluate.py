@@ -28,6 +28,16 @@ def test_score_variants_match_eq18():
     torch.testing.assert_close(s["depth_single"], want_single)
 
 
+def test_gain_shift_scales_the_pixels_and_clips_like_a_camera():
+    cfg = SGTDConfig.tiny()
+    pixels = torch.tensor([10.0, 100.0, 250.0]).view(1, 3, 1, 1).expand(2, 3, 2, 2)
+    item = {"frames": (pixels - cfg.mean) / cfg.std, "label": torch.tensor(1)}
+    shifted = E.GainShifted([item], (0.5, 1.0, 1.15), cfg.mean, cfg.std)[0]
+    got = shifted["frames"] * cfg.std + cfg.mean
+    torch.testing.assert_close(got[0, :, 0, 0], torch.tensor([5.0, 100.0, 255.0]))  # 287.5 clipped
+    assert shifted["label"] is item["label"] and len(E.GainShifted([item], (1, 1, 1), 0, 1)) == 1
+
+
 def test_video_level_means_and_subset():
     clips = E.ClipScores()
     for vid, lab, pai, sc in [("a", 1, "live", 0.2), ("a", 1, "live", 0.4), ("b", 0, "print", 0.9)]:

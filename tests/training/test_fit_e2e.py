@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from livenessapp_training import cli
+from livenessapp_training import evaluate as E
 
 
 @pytest.fixture(autouse=True)
@@ -89,10 +90,15 @@ def test_simulate_fit_resume_eval_export(tmp_path):
     data_summary = json.loads((run / "data_summary.json").read_text())
     assert data_summary["train_clips"] > 0
 
-    assert cli.main(["eval", str(run), "--num-workers", "0", "--no-progress"]) == 0
+    assert cli.main(["eval", str(run), "--num-workers", "0", "--no-progress", "--photometric"]) == 0
     ev = json.loads((run / "eval" / "eval.json").read_text())
     assert set(ev["variants"]) >= {"score", "p_live", "depth", "depth_single"}
     assert ev["variants"]["score"]["threshold_source"] == "dev"
+    light = ev["protocols"]["all"]["photometric"]
+    assert list(light) == ["as recorded", *E.LIGHT_SHIFTS]
+    # unshifted, the light table repeats the test metrics at the dev threshold
+    assert light["as recorded"]["acer"] == pytest.approx(ev["variants"]["score"]["test"]["acer"])
+    assert "under a shifted light" in (run / "eval" / "report.md").read_text()
     for f in ("report.md", "scores.csv", "roc.png", "det.png", "hist_score.png"):
         assert (run / "eval" / f).is_file(), f
 
