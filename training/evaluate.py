@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 VARIANTS = ("score", "p_live", "depth", "depth_single")
-# RGB gains of ``--photometric``: exposure about one camera stop-third either way, and the colour of the
+# RGB gains of ``--photometric``: exposure a fifth of a stop either way (2 ** -+0.2), and the colour of the
 # light about +-5 % along the warm-cool axis (red against blue).
 LIGHT_SHIFTS = {
     "exposure x0.87": (0.87, 0.87, 0.87),
@@ -250,14 +250,26 @@ class GainShifted(Dataset):
 
 
 def light_shift_report(
-    model, test_set: Dataset, cfg, threshold: float, primary: str, device="cpu", batch_size: int = 8
+    model,
+    test_set: Dataset,
+    recorded: VideoScores,
+    cfg,
+    threshold: float,
+    primary: str,
+    device="cpu",
+    batch_size: int = 8,
+    num_workers: int = 0,
 ) -> dict[str, dict]:
-    """``--photometric``: APCER (worst species) / BPCER / ACER on the test set at the unchanged ``threshold``
-    under no shift and each of :data:`LIGHT_SHIFTS`."""
+    """``--photometric``: APCER (worst species) / BPCER / ACER on the test set at the unchanged ``threshold``,
+    as recorded (``recorded``: its scores, already computed) and under each of :data:`LIGHT_SHIFTS`."""
     out = {}
     for name, gain in {"as recorded": (1.0, 1.0, 1.0), **LIGHT_SHIFTS}.items():
-        shifted = test_set if name == "as recorded" else GainShifted(test_set, gain, cfg.mean, cfg.std)
-        s, y, p = video_level(predict(model, shifted, device, batch_size)).split(primary)
+        if name == "as recorded":
+            scores = recorded
+        else:
+            shifted = GainShifted(test_set, gain, cfg.mean, cfg.std)
+            scores = video_level(predict(model, shifted, device, batch_size, num_workers))
+        s, y, p = scores.split(primary)
         r = M.apcer_bpcer(s, y, threshold, p)
         out[name] = {"gain_rgb": list(gain), "apcer": r.apcer, "bpcer": r.bpcer, "acer": r.acer}
     return out
@@ -643,7 +655,15 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         if args.photometric:
             threshold = variants[args.primary]["threshold"]
             entry["photometric"] = light_shift_report(
-                model, sets["test"], mcfg, threshold, args.primary, device, args.batch_size
+                model,
+                sets["test"],
+                scored["test"],
+                mcfg,
+                threshold,
+                args.primary,
+                device,
+                args.batch_size,
+                args.num_workers,
             )
         result["protocols"][str(proto) if proto is not None else "all"] = entry
     first = next(iter(result["protocols"].values()))
