@@ -91,9 +91,7 @@ class SGTDConfig:
     # "fixed": the paper's fixed pixel normalisation ``(x - mean) / std`` only. "instance": each crop is then
     # standardised per colour channel (zero mean, unit variance over its pixels) inside the network, so the
     # output is invariant to a per-channel gain and offset: exposure, white balance / colour of the light,
-    # black level and contrast. Measured on the simulator's unseen test light, the bundled "fixed" model
-    # accepts 63 % of the live test videos, 39 % after a 13 % darker exposure; but an "instance" model of the
-    # same recipe separated worse (dev EER 20.3 % vs 9.4 %). See :class:`InputStandardisation`.
+    # black level and contrast. Why, and what it cost when measured: :class:`InputStandardisation`.
     input_norm: str = "fixed"
     ststb_compress: int = 32
     ststb_out: int = 128
@@ -247,13 +245,15 @@ class InputStandardisation(nn.Module):
     (``input_norm="instance"``; not in the papers).
 
     A gain and offset per colour channel — the camera's exposure and white balance, the colour and strength
-    of the light, black level, contrast — cancel exactly, so they can be neither a cue nor a nuisance: in the
+    of the light, black level, contrast — cancel (exactly but for ``eps``), so they are no cue: in the
     simulator, screens are bluish and prints dimmer, and a network fed fixed-normalised pixels learnt "cool or
     dark = attack", which rejects live faces under a cool, dim light it never saw. What is left are the cues
     that survive any exposure: texture (halftone, moiré, blur, banding), shading within the face, edges and
     motion. The price, measured with the bundled recipe: the contrast, black-level and colour cues of prints
-    and screens go too, and that model separated live from attack worse (dev EER 20.3 % vs 9.4 %). ``eps`` (on the fixed-normalised scale, about 4 grey levels of std) keeps a flat crop from being
-    amplified into noise. The app needs nothing: the standardisation is part of the exported graph, and it
+    and screens go too, and that model separated live from attack worse (dev EER 20.3 % vs 9.4 %; the
+    bundled "fixed" model accepts 63 % of the live test videos, 39 % after a 13 % darker exposure). ``eps``
+    (on the fixed-normalised scale, about 4 grey levels of std) keeps a flat crop from being amplified into
+    noise. The app needs nothing: the standardisation is part of the exported graph, and it
     does not depend on the fixed normalisation in front of it."""
 
     def __init__(self, eps: float = 1e-3):
