@@ -46,6 +46,7 @@ __all__ = [
     "SGTDOutput",
     "SobelGradient",
     "InputStandardisation",
+    "GreyWorld",
     "RSGB",
     "SingleFrameBackbone",
     "STSTBLevel",
@@ -60,6 +61,9 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------------
 # Config
 # --------------------------------------------------------------------------------------------------------
+
+
+INPUT_NORMS = ("fixed", "instance", "grey_world")
 
 
 @dataclass
@@ -92,6 +96,9 @@ class SGTDConfig:
     # standardised per colour channel (zero mean, unit variance over its pixels) inside the network, so the
     # output is invariant to a per-channel gain and offset: exposure, white balance / colour of the light,
     # black level and contrast. Why, and what it cost when measured: :class:`InputStandardisation`.
+    # "grey_world": each colour channel of a crop is divided by its mean (von Kries / grey-world white
+    # balance) inside the network: invariant to exposure and to the colour of the light, but the ratios
+    # within a channel (contrast, black level against white) are kept: :class:`GreyWorld`.
     input_norm: str = "fixed"
     ststb_compress: int = 32
     ststb_out: int = 128
@@ -114,8 +121,8 @@ class SGTDConfig:
         self.head = tuple(int(w) for w in self.head)
         if self.depth_activation not in ("sigmoid", "relu"):
             raise ValueError(f"depth_activation must be 'sigmoid' or 'relu', got {self.depth_activation!r}")
-        if self.input_norm not in ("fixed", "instance"):
-            raise ValueError(f"input_norm must be 'fixed' or 'instance', got {self.input_norm!r}")
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {self.input_norm!r}")
         if self.input_size % 8:
             raise ValueError(f"input_size must be a multiple of 8, got {self.input_size}")
         if len(self.widths) != 3 or len(self.head) != 2:
@@ -269,6 +276,39 @@ class InputStandardisation(nn.Module):
         return f"eps={self.eps}"
 
 
+class GreyWorld(nn.Module):
+    """Per-crop, per-channel gain normalisation ``x_c * target / mean_c(x)`` on the camera's pixel scale
+    (``input_norm="grey_world"``; not in the papers): the grey-world assumption of colour constancy.
+
+    A gain per colour channel — exposure, the camera's white balance, the colour and strength of the light —
+    cancels (exactly, unless a channel's mean falls below ``floor`` grey levels), as with
+    :class:`InputStandardisation`; unlike it, an offset does not: a print's raised black and lowered white,
+    a screen's black level and contrast change the ratios within a channel, and those survive. The input is
+    the fixed-normalised crop ``(x - mean) / std``; the output is on the same scale, each channel's mean
+    moved to ``target`` grey levels (127.5: zero after the fixed normalisation)."""
+
+    def __init__(self, mean: float, std: float, target: float = 127.5, floor: float = 4.0):
+        super().__init__()
+        self.mean, self.std, self.target, self.floor = float(mean), float(std), float(target), float(floor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pixels = x * self.std + self.mean
+        channel_mean = pixels.mean(dim=(2, 3), keepdim=True).clamp_min(self.floor)
+        return (pixels * (self.target / channel_mean) - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean}, std={self.std}, target={self.target}, floor={self.floor}"
+
+
+def input_normalisation(cfg: SGTDConfig) -> nn.Module:
+    """The module ``cfg.input_norm`` names, applied to the fixed-normalised crops before the stem."""
+    if cfg.input_norm == "instance":
+        return InputStandardisation()
+    if cfg.input_norm == "grey_world":
+        return GreyWorld(cfg.mean, cfg.std)
+    return nn.Identity()
+
+
 class RSGB(nn.Module):
     """Residual Spatial Gradient Block: ``ReLU(BN(conv3x3(x) + BN(conv1x1(|grad x|))))``.
 
@@ -299,7 +339,7 @@ class SingleFrameBackbone(nn.Module):
         self.depth_size = cfg.depth_size
         self.pooled_sizes = tuple(n // 2 for n in cfg.level_sizes)  # the last one is depth_size
         w = cfg.widths
-        self.standardise = InputStandardisation() if cfg.input_norm == "instance" else nn.Identity()
+        self.standardise = input_normalisation(cfg)
         self.stem = RSGB(3, cfg.stem)
         blocks = []
         in_ch = cfg.stem

@@ -199,7 +199,8 @@ def test_single_frame_variant_keeps_the_interface(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "variant", [{"use_ststb": False}, {"use_convgru": False}, {"input_norm": "instance"}]
+    "variant",
+    [{"use_ststb": False}, {"use_convgru": False}, {"input_norm": "instance"}, {"input_norm": "grey_world"}],
 )
 def test_ablation_variants_stream(tmp_path, variant):
     """Without an STSTB (pair features), without the ConvGRU (per-pair regression) or with the per-crop input

@@ -16,6 +16,7 @@ from livenessapp_training.fas_sgtd import (
     FASSGTD,
     RSGB,
     ConvGRUCell,
+    GreyWorld,
     InputStandardisation,
     SGTDConfig,
     SobelGradient,
@@ -276,6 +277,46 @@ def test_instance_input_norm_keeps_a_flat_crop_finite():
     with torch.no_grad():
         out = model(flat)
     assert torch.isfinite(out.score).all() and torch.isfinite(out.depth_single).all()
+
+
+def test_grey_world_input_norm_cancels_a_gain_per_channel_but_keeps_an_offset():
+    """input_norm="grey_world": exposure and the colour of the light (a gain per channel) leave the outputs
+    unchanged; a raised black level (an offset, as a print's paper or a screen's backlight gives) does not
+    cancel, unlike with input_norm="instance"."""
+    cfg = SGTDConfig.tiny()
+    torch.manual_seed(0)
+    rgb = torch.rand(2, cfg.num_frames, 3, cfg.input_size, cfg.input_size) * 150 + 20
+    gain = torch.tensor([0.8, 1.0, 1.15]).view(1, 1, 3, 1, 1)
+
+    def fixed(x):
+        return (x - cfg.mean) / cfg.std
+
+    torch.manual_seed(1)
+    grey = FASSGTD(SGTDConfig.tiny(input_norm="grey_world")).eval()
+    torch.manual_seed(1)
+    plain = FASSGTD(SGTDConfig.tiny()).eval()
+    with torch.no_grad():
+        ref = grey(fixed(rgb)).depth_single
+        by_gain = (ref - grey(fixed(rgb * gain)).depth_single).abs().max().item()
+        by_offset = (ref - grey(fixed(rgb + 40.0)).depth_single).abs().max().item()
+        plain_by_gain = (plain(fixed(rgb)).depth_single - plain(fixed(rgb * gain)).depth_single).abs().max()
+    assert by_gain < 1e-4
+    assert by_offset > 100 * by_gain and plain_by_gain.item() > 100 * by_gain
+
+
+def test_grey_world_moves_each_channel_mean_to_the_target_and_keeps_a_black_crop_finite():
+    norm = GreyWorld(127.5, 128.0)
+    pixels = torch.rand(3, 3, 16, 16) * torch.tensor([60.0, 120.0, 200.0]).view(1, 3, 1, 1)
+    out = norm((pixels - 127.5) / 128.0) * 128.0 + 127.5
+    assert torch.allclose(out.mean((2, 3)), torch.full((3, 3), 127.5), atol=1e-3)
+    ratio = out / pixels.clamp_min(1e-3)  # one gain per crop and channel: the ratios inside are kept
+    assert torch.allclose(ratio, ratio[..., :1, :1].expand_as(ratio), rtol=1e-3)
+    black = norm(torch.full((1, 3, 8, 8), -127.5 / 128.0))
+    assert torch.isfinite(black).all()
+    model = FASSGTD(SGTDConfig.tiny(input_norm="grey_world")).eval()
+    with torch.no_grad():
+        out = model(torch.full((1, 4, 3, 32, 32), -127.5 / 128.0))
+    assert torch.isfinite(out.score).all()
 
 
 def test_input_norm_is_checked_and_old_configs_load_as_fixed():
