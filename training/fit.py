@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import gc
 import json
 import math
 import os
@@ -449,6 +450,25 @@ def setup_distributed(device: str) -> DistInfo:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     return DistInfo(rank, world, local, dev)
+
+
+def teardown_distributed(synchronise: bool = True) -> None:
+    """Leave the process group cleanly (a no-op when none is initialised).
+
+    The DDP wrapper's reducer holds the process group and Gloo work objects; if the last reference to them
+    goes only at interpreter shutdown, Gloo's threads release tensors when Python can no longer take the GIL
+    and the process aborts ("terminate called without an active exception", exit -6) although training
+    finished. So: collect them now, wait for every rank (``synchronise``; skip it after an error, when the
+    other ranks may never arrive), then destroy the group while the interpreter is fully alive. Drop your
+    own references to the wrapped model first."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    gc.collect()
+    try:
+        if synchronise:
+            dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def _all_mean(x: torch.Tensor, info: DistInfo) -> torch.Tensor:
@@ -1030,18 +1050,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else "liveness-train fit"
             )
             f.write(f"{launcher} {shlex.join(list(sys.argv[1:] if argv is None else argv))}\n")
+    clean = False
     try:
         try:
             summary = Trainer(cfg, info=info).fit(resume, args.stop_after_steps)
         except StopTraining as e:
+            clean = True
             if info.main:
                 print(f"fit: {e}; continue with --resume {cfg.out_dir}", file=sys.stderr)
             return 0
+        clean = True
         if info.main:
             print(json.dumps({k: v for k, v in summary.items() if k != "dev_history"}, indent=2))
     finally:
-        if info.distributed and dist.is_initialized():
-            dist.destroy_process_group()
+        if info.distributed:
+            teardown_distributed(synchronise=clean)
     return 0
 
 
