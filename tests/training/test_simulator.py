@@ -252,3 +252,54 @@ def test_tracking_rate_command_in_memory_and_from_a_folder(tmp_path, capsys):
     result = json.loads(from_dir.read_text())
     assert [c["clip_id"] for c in result["clips"]] == ["normal-000000-live", "normal-000001-print_bent"]
     assert result["rows"][-1]["frames"] == 12 and result["rows"][-1]["rate"] >= 0.95
+
+
+def _face_colour(frame: np.ndarray, landmarks: np.ndarray) -> tuple[float, float]:
+    """(log R/B, log mean level) of the pixels inside the face landmarks' bounding box."""
+    x0, y0 = np.maximum(landmarks.min(0).astype(int), 0)
+    x1, y1 = landmarks.max(0).astype(int)
+    mean = frame[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64).mean(0)
+    return float(np.log(mean[2] / mean[0])), float(np.log(mean.mean()))
+
+
+def test_camera_automatics_cancel_most_of_the_light_colour_and_level():
+    """Auto exposure + grey-world auto white balance: the same grey scene under a warm bright light and a
+    cool dim one comes out far closer than the light made it; with the automatics off, unchanged."""
+    from livenessapp_training.simulator.scene import CameraLook
+
+    scene = np.random.default_rng(0).uniform(0.2, 0.6, (120, 160, 3)).astype(np.float32)
+    warm = scene * np.array([0.85, 1.0, 1.2], np.float32) * 1.25  # BGR: red up, blue down, brighter
+    cool = scene * np.array([1.15, 1.0, 0.85], np.float32) * 0.75
+
+    def shot(img, auto):
+        look = CameraLook.make(
+            "cam1", 160, 120, np.random.default_rng(1), np.random.default_rng(2) if auto else None
+        )
+        look.noise, look.blur, look.jpeg = 0.0, 0.0, 100
+        out = look.capture(img, np.random.default_rng(3)).astype(np.float64).reshape(-1, 3).mean(0)
+        return np.log(out[2] / out[0]), np.log(out.mean())
+
+    (rb_w, lv_w), (rb_c, lv_c) = shot(warm, False), shot(cool, False)
+    (arb_w, alv_w), (arb_c, alv_c) = shot(warm, True), shot(cool, True)
+    assert rb_w - rb_c > 0.6 and lv_w - lv_c > 0.4  # the light as the sensor sees it
+    assert abs(arb_w - arb_c) < 0.5 * (rb_w - rb_c)  # at least half of the colour cast cancelled
+    assert abs(alv_w - alv_c) < 0.5 * (lv_w - lv_c)  # and of the level
+
+
+def test_live_face_colour_moves_little_with_the_room_light():
+    """The dev split's warm lamp and the test split's cool light shift a live face's colour much less than
+    a replay differs from a live face (the network must not learn "cool light = screen")."""
+    shifts, gaps = [], []
+    for index in (0, 4, 8):
+        live = plan_clip(index, seed=1, frames=2, size=SIZE, pai="live", split="train")
+        replay = plan_clip(index, seed=1, frames=2, size=SIZE, pai="replay_moving", split="train")
+        colours = {}
+        for name, spec in (("live", live), ("replay", replay)):
+            for light in (4, 5):
+                lit = dataclasses.replace(spec, scene=spec.scene.rsplit("-L", 1)[0] + f"-L{light}")
+                frame = list(iter_clip(lit))[1]
+                assert frame.landmarks is not None
+                colours[name, light] = _face_colour(frame.image, frame.landmarks)
+        shifts.append(abs(colours["live", 4][0] - colours["live", 5][0]))
+        gaps.append(abs(colours["live", 5][0] - colours["replay", 5][0]))
+    assert np.mean(shifts) < 0.5 * np.mean(gaps), (shifts, gaps)

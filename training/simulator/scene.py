@@ -334,6 +334,7 @@ class SceneLook:
         pose = self.ego[i].compose(Pose(np.eye(3), np.array([0.0, 0.0, self.bg_depth])))
         corners = plane_corners(w * self.bg_scale, h * self.bg_scale, pose)
         frame, _ = render_plane(self.background, corners, camera)
+        frame *= self.light_gain  # the room's light falls on the background as on the face
         return frame, corners
 
 
@@ -353,30 +354,88 @@ def _noise_patch(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray
     return patch[::-1] if rng.random() < 0.5 else patch
 
 
+# Auto exposure / auto white balance of the capturing camera (webcams and phones run both all the time): the
+# fraction of the metering error each corrects (1 = fully), the mid-grey the exposure aims at, and how fast
+# they follow the scene (per frame, an exponential moving average; they start converged on the first frame).
+AUTO_EXPOSURE_STRENGTH = (0.6, 0.95)
+AUTO_WHITE_BALANCE_STRENGTH = (0.5, 0.9)
+AUTO_EXPOSURE_TARGET = (0.38, 0.5)
+AUTO_ADAPTATION_RATE = 0.12
+
+
 @dataclass
 class CameraLook:
-    """Capture: intrinsics, white balance, defocus blur, sensor noise, JPEG."""
+    """Capture: intrinsics, white balance, defocus blur, sensor noise, JPEG, and the camera's own auto
+    exposure and grey-world auto white balance.
+
+    Without the automatics every frame would keep the scene light's exact colour and level, which no webcam
+    delivers; the network would then learn the light (a cool or dim room reads as "screen" or "print")
+    instead of the face. With them the light's colour and level are mostly normalised away for every class
+    alike, while what the camera cannot cancel survives: the carrier's colour cast *relative to* its
+    surroundings, its black level and contrast, the shading across the face."""
 
     camera: PinholeCamera
     wb: np.ndarray
     blur: float
     noise: float
     jpeg: int
+    ae_strength: float = 0.0  # 0 = the automatics off (fixed exposure and white balance)
+    awb_strength: float = 0.0
+    ae_target: float = 0.45
+    _auto_gain: np.ndarray | None = None  # current BGR gain of the automatics (state across frames)
 
     @classmethod
-    def make(cls, name: str, width: int, height: int, rng: np.random.Generator) -> CameraLook:
+    def make(
+        cls,
+        name: str,
+        width: int,
+        height: int,
+        rng: np.random.Generator,
+        auto_rng: np.random.Generator | None = None,
+    ) -> CameraLook:
+        """``auto_rng`` draws the automatics' settings (its own stream, so that the clip's other draws stay
+        as they were); None leaves them off."""
         p = CAMERA_PRESETS[name]
-        return cls(
+        look = cls(
             camera=PinholeCamera.from_hfov(width, height, rng.uniform(*p.hfov)),
             wb=rng.uniform(0.92, 1.08, 3).astype(np.float32),
             blur=float(rng.uniform(*p.blur)),
             noise=float(rng.uniform(*p.noise)),
             jpeg=int(rng.integers(p.jpeg[0], p.jpeg[1] + 1)),
         )
+        if auto_rng is not None:
+            look.ae_strength = float(auto_rng.uniform(*AUTO_EXPOSURE_STRENGTH))
+            look.awb_strength = float(auto_rng.uniform(*AUTO_WHITE_BALANCE_STRENGTH))
+            look.ae_target = float(auto_rng.uniform(*AUTO_EXPOSURE_TARGET))
+        return look
+
+    def auto_gain(self, img: np.ndarray) -> np.ndarray:
+        """BGR gain of auto exposure + grey-world auto white balance for a frame (after the fixed white
+        balance), moved a step towards the frame's own metering; centre-weighted like a webcam's meter."""
+        if self.ae_strength <= 0 and self.awb_strength <= 0:
+            return np.ones(3, np.float32)
+        small = cv2.resize(img, (32, 24), interpolation=cv2.INTER_AREA)
+        yy, xx = np.mgrid[0:24, 0:32]
+        weight = np.exp(-(((xx - 15.5) / 16) ** 2 + ((yy - 11.5) / 12) ** 2))[..., None]
+        means = np.maximum((small * weight).sum((0, 1)) / weight.sum(), 1e-3)
+        luma = float(means @ np.array([0.114, 0.587, 0.299]))
+        balance = (luma / means) ** self.awb_strength
+        level = (self.ae_target / max(float(balance * means @ np.array([0.114, 0.587, 0.299])), 1e-3)) ** (
+            self.ae_strength
+        )
+        target = np.clip(balance * level, 0.25, 4.0).astype(np.float32)
+        if self._auto_gain is None:
+            self._auto_gain = target
+        else:
+            self._auto_gain = np.exp(
+                (1 - AUTO_ADAPTATION_RATE) * np.log(self._auto_gain) + AUTO_ADAPTATION_RATE * np.log(target)
+            ).astype(np.float32)
+        return self._auto_gain
 
     def capture(self, frame: np.ndarray, rng: np.random.Generator, exposure: float = 1.0) -> np.ndarray:
         """Float BGR scene radiance -> uint8 BGR frame as the camera delivers it."""
         img = frame * (self.wb * exposure)
+        img = img * self.auto_gain(img)
         if self.blur > 0.05:
             img = cv2.GaussianBlur(img, (0, 0), self.blur)
         noise = _noise_patch(img.shape, rng)
@@ -524,7 +583,7 @@ def iter_clip(spec: ClipSpec, with_depth: bool = False, head_style: str = "natur
     rng = np.random.default_rng(spec.seed)
     n = spec.frames
     model = HeadModel.for_identity(spec.identity)
-    look = CameraLook.make(spec.camera, spec.width, spec.height, rng)
+    look = CameraLook.make(spec.camera, spec.width, spec.height, rng, np.random.default_rng([spec.seed, 7]))
     cam = look.camera
     still = spec.pai == "replay_still"
     scene = SceneLook.make(spec.scene, cam, rng, n, ego_motion=not still)
@@ -725,7 +784,11 @@ def _replay_clip(
     rec_scene = SceneLook.make(spec.scene if clean else rec_scene_name, rcam, rng, n, ego_motion=not clean)
     rec_track = head_track(rng, n, head_style)
     rec = HeadView(model, rec_scene, rcam, rec_track)
-    rec_look = None if clean else CameraLook.make(spec.camera, rcam.width, rcam.height, rng)
+    rec_look = (
+        None
+        if clean
+        else CameraLook.make(spec.camera, rcam.width, rcam.height, rng, np.random.default_rng([spec.seed, 8]))
+    )
     slook = None if clean else ScreenLook.random(rng)
     bezel = 0.0 if (clean or full) else slook.bezel
     border_px = int(round(bezel * rcam.width))
