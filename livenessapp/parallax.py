@@ -113,13 +113,14 @@ __all__ = [
 PARALLAX_THRESHOLD = 0.29
 
 #: Logistic fusion ``sigmoid(w_net * (s_net - t_net) + w_par * (s_par - t_par) + bias)``. Fitted (Newton-IRLS
-#: logistic regression) on the 482 dev windows with a parallax verdict of the simulator's ``data/sim-normal``
-#: (600 clips, seed 1), with the bundled ``sgtd-lite``'s video scores: ``python -m
+#: logistic regression) on the 479 dev windows with a parallax verdict of the simulator's ``data/sim-normal``
+#: (600 clips, seed 1, cameras with auto exposure / white balance), with the bundled ``sgtd-lite``'s video
+#: scores (``eval``'s scores.csv as ``{video_id: score, threshold: t}``): ``python -m
 #: livenessapp_training.parallax_eval --windows 0 --sim-root data/sim-normal --sim-splits dev,test
 #: --network-scores SCORES.json``. Prints rarely move enough there to get a cue verdict, so the fit mostly
 #: learns a positive bias that lowers the network's effective threshold, plus a moderate weight on the cue;
 #: refit after retraining the network.
-LOGISTIC_COEFFICIENTS: dict[str, float] = {"w_net": 8.53, "w_par": 3.53, "bias": 1.47}
+LOGISTIC_COEFFICIENTS: dict[str, float] = {"w_net": 9.12, "w_par": 2.29, "bias": 0.51}
 
 #: Rigid face-mesh landmarks (186 of 468) used for motion: nose, upper cheeks, temples, upper forehead and
 #: eye-socket rims. Excluded: FACEMESH_LIPS and every point below the subnasale (landmark 2) -- lips, jaw,
