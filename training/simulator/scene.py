@@ -12,6 +12,9 @@ Scene model (appendix Sec. 1, Fig. 1):
   on a screen (tone curve, colour cast, pixel-grid moiré, glare, banding, bezel) whose plane moves by
   ``dv`` and rotates by ``theta`` (Eq. 8-10, Eq. 17-23); ``replay_still`` is the paper's *Perfect Spoofing
   Scene* (screen parallel to the image plane, no motion, static camera; Eq. 13), counted separately.
+- every capturing camera (the one filming the scene, and the attacker's recording camera of a replay) runs
+  auto exposure and grey-world auto white balance (:class:`CameraLook`), so the room light's level and colour
+  are mostly normalised away for every class alike, as a webcam does.
 - ``motion_only`` protocol: print and screen carry no texture artifact at all (same render quality, no
   gamut / halftone / moiré / glare / bezel / edges, no paper shading): only the geometry over time differs.
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 import functools
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -361,6 +364,7 @@ AUTO_EXPOSURE_STRENGTH = (0.6, 0.95)
 AUTO_WHITE_BALANCE_STRENGTH = (0.5, 0.9)
 AUTO_EXPOSURE_TARGET = (0.38, 0.5)
 AUTO_ADAPTATION_RATE = 0.12
+_LUMA_BGR = np.array([0.114, 0.587, 0.299])
 
 
 @dataclass
@@ -382,7 +386,8 @@ class CameraLook:
     ae_strength: float = 0.0  # 0 = the automatics off (fixed exposure and white balance)
     awb_strength: float = 0.0
     ae_target: float = 0.45
-    _auto_gain: np.ndarray | None = None  # current BGR gain of the automatics (state across frames)
+    # current BGR gain of the automatics (their state from frame to frame)
+    _auto_gain: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def make(
@@ -418,11 +423,8 @@ class CameraLook:
         yy, xx = np.mgrid[0:24, 0:32]
         weight = np.exp(-(((xx - 15.5) / 16) ** 2 + ((yy - 11.5) / 12) ** 2))[..., None]
         means = np.maximum((small * weight).sum((0, 1)) / weight.sum(), 1e-3)
-        luma = float(means @ np.array([0.114, 0.587, 0.299]))
-        balance = (luma / means) ** self.awb_strength
-        level = (self.ae_target / max(float(balance * means @ np.array([0.114, 0.587, 0.299])), 1e-3)) ** (
-            self.ae_strength
-        )
+        balance = (float(means @ _LUMA_BGR) / means) ** self.awb_strength
+        level = (self.ae_target / max(float((balance * means) @ _LUMA_BGR), 1e-3)) ** self.ae_strength
         target = np.clip(balance * level, 0.25, 4.0).astype(np.float32)
         if self._auto_gain is None:
             self._auto_gain = target
