@@ -365,6 +365,9 @@ AUTO_WHITE_BALANCE_STRENGTH = (0.5, 0.9)
 AUTO_EXPOSURE_TARGET = (0.38, 0.5)
 AUTO_ADAPTATION_RATE = 0.12
 _LUMA_BGR = np.array([0.114, 0.587, 0.299])
+# Centre-weighted metering over a 32 x 24 thumbnail of the frame (Gaussian fall-off to the edges).
+_METER_YY, _METER_XX = np.mgrid[0:24, 0:32]
+_METER_WEIGHT = np.exp(-(((_METER_XX - 15.5) / 16) ** 2 + ((_METER_YY - 11.5) / 12) ** 2))[..., None]
 
 
 @dataclass
@@ -420,9 +423,7 @@ class CameraLook:
         if self.ae_strength <= 0 and self.awb_strength <= 0:
             return np.ones(3, np.float32)
         small = cv2.resize(img, (32, 24), interpolation=cv2.INTER_AREA)
-        yy, xx = np.mgrid[0:24, 0:32]
-        weight = np.exp(-(((xx - 15.5) / 16) ** 2 + ((yy - 11.5) / 12) ** 2))[..., None]
-        means = np.maximum((small * weight).sum((0, 1)) / weight.sum(), 1e-3)
+        means = np.maximum((small * _METER_WEIGHT).sum((0, 1)) / _METER_WEIGHT.sum(), 1e-3)
         balance = (float(means @ _LUMA_BGR) / means) ** self.awb_strength
         level = (self.ae_target / max(float((balance * means) @ _LUMA_BGR), 1e-3)) ** self.ae_strength
         target = np.clip(balance * level, 0.25, 4.0).astype(np.float32)
