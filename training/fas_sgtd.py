@@ -256,9 +256,10 @@ class InputStandardisation(nn.Module):
     simulator, screens are bluish and prints dimmer, and a network fed fixed-normalised pixels learnt "cool or
     dark = attack", which rejects live faces under a cool, dim light it never saw. What is left are the cues
     that survive any exposure: texture (halftone, moiré, blur, banding), shading within the face, edges and
-    motion. The price, measured with the bundled recipe: the contrast, black-level and colour cues of prints
-    and screens go too, and that model separated live from attack worse (dev EER 20.3 % vs 9.4 %; the
-    bundled "fixed" model accepts 63 % of the live test videos, 39 % after a 13 % darker exposure). ``eps``
+    motion. The price, measured with the bundled recipe on clips rendered before the simulator's cameras had
+    auto exposure / white balance: the contrast, black-level and colour cues of prints and screens go too,
+    and that model separated live from attack worse (dev EER 20.3 % vs 9.4 %; the "fixed" model bundled then
+    accepted 63 % of the live test videos, 39 % after a 13 % darker exposure). ``eps``
     (on the fixed-normalised scale, about 4 grey levels of std) keeps a flat crop from being amplified into
     noise. The app needs nothing: the standardisation is part of the exported graph, and it
     does not depend on the fixed normalisation in front of it."""
@@ -286,8 +287,8 @@ class GreyWorld(nn.Module):
     a screen's black level and contrast change the ratios within a channel, and those survive. The input is
     the fixed-normalised crop ``(x - mean) / std``; the output is on the same scale, each channel's mean
     moved to ``target`` grey levels (127.5: zero after the fixed normalisation). Measured with the bundled
-    recipe it separated live from attack worse than the fixed normalisation (dev EER 20.3 % vs 9.4 %, test
-    ACER 34.4 % vs 21.4 %): not used by the bundled model."""
+    recipe on the same earlier clips it separated live from attack worse than the fixed normalisation (dev
+    EER 20.3 % vs 9.4 %, test ACER 34.4 % vs 21.4 %): not used by the bundled model."""
 
     def __init__(self, mean: float, std: float, target: float = 127.5, floor: float = 4.0):
         super().__init__()
