@@ -303,3 +303,21 @@ def test_live_face_colour_moves_little_with_the_room_light():
         shifts.append(abs(colours["live", 4][0] - colours["live", 5][0]))
         gaps.append(abs(colours["live", 5][0] - colours["replay", 5][0]))
     assert np.mean(shifts) < 0.5 * np.mean(gaps), (shifts, gaps)
+
+
+def test_motion_only_plans_no_perfect_spoofing_scene():
+    normal = [plan_clip(i, seed=0, frames=2) for i in range(400)]
+    motion = [plan_clip(i, seed=0, frames=2, protocol="motion_only") for i in range(400)]
+    assert {p.pai for p in motion} == {"live", "print_flat", "print_bent", "replay_moving"}
+    # the same clips otherwise: only the normal protocol's still replays became moving ones
+    for a, b in zip(normal, motion, strict=True):
+        assert (a.split, a.identity, a.scene, a.camera, a.label) == (
+            b.split,
+            b.identity,
+            b.scene,
+            b.camera,
+            b.label,
+        )
+        assert a.pai == b.pai or (a.pai, b.pai) == ("replay_still", "replay_moving")
+    # an explicit request still renders one
+    assert plan_clip(2, protocol="motion_only", pai="replay_still").pai == "replay_still"

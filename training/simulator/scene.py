@@ -17,6 +17,9 @@ Scene model (appendix Sec. 1, Fig. 1):
   are mostly normalised away for every class alike, as a webcam does.
 - ``motion_only`` protocol: print and screen carry no texture artifact at all (same render quality, no
   gamut / halftone / moiré / glare / bezel / edges, no paper shading): only the geometry over time differs.
+  It plans no ``replay_still``: without texture, the Perfect Spoofing Scene is by construction the footage a
+  still camera takes of the live head (Eq. 13), which no model can tell apart (``pai="replay_still"`` still
+  renders it).
 
 Splits mimic the OULU-NPU protocols (see :func:`plan_clip`): the test split has unseen identity morphs,
 unseen backgrounds, an unseen lighting preset and an unseen camera (dev likewise, disjoint from both).
@@ -200,7 +203,7 @@ def plan_clip(
 ) -> ClipSpec:
     """Plan clip ``index``. Clips come in groups of 4 sharing one synthetic identity and one scene (like an
     OULU-NPU session): live, print, replay, live (so 50 % live; prints 60 % flat / 40 % bent; replays
-    75 % moving / 25 % still). The group's split is drawn 60/20/20; the identity's morph seed, the scene
+    75 % moving / 25 % still, all moving in ``motion_only``, see below). The group's split is drawn 60/20/20; the identity's morph seed, the scene
     (background x lighting) and the camera come from pools disjoint between splits, and with >= 5 photos
     the photos themselves are split by a hash of their name (else all photos are shared and the identity
     morph / tone / mirror make the identities)."""
@@ -226,7 +229,12 @@ def plan_clip(
         if kind == "print":
             pai = "print_flat" if c.random() < 0.6 else "print_bent"
         elif kind == "replay":
-            pai = "replay_moving" if c.random() < 0.75 else "replay_still"
+            moving = c.random() < 0.75
+            # No Perfect Spoofing Scene in motion_only: with no texture cue, a still screen parallel to the
+            # image plane filmed by a still camera shows what a still camera filming the live head shows (Eq. 13),
+            # so every such clip would be a live clip labelled spoof (label noise in training, 100 % APCER for
+            # any model in test). The normal protocol keeps them: there the screen's texture gives them away.
+            pai = "replay_moving" if moving or protocol == "motion_only" else "replay_still"
         else:
             pai = "live"
     if pai not in PAIS:
