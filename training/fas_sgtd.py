@@ -14,7 +14,7 @@ Anti-spoofing" (FAS-SGTD). Layer layout from the authors' public code as written
          │   STSTBLevel per feature level on the Nf-1 consecutive pairs (t, t+1), then level fusion
          └─ two stacked ConvGRUCell (Eq. 9) recurring over the Nf-1 pairs IN TIME ORDER -> D_multi(t)
       └─ Eq. 10  D_fusion(t) = alpha * D_single(t) + (1 - alpha) * D_multi(t),  t = 0 .. Nf-2
-      └─ BinaryHead f_cs: concat_t D_fusion(t) -> FC 64 -> ReLU -> FC 2 (softmax once, in p_live)
+      └─ BinaryHead f_cs: concat_t D_fusion(t) -> FC 64 -> (leaky) ReLU -> FC 2 (softmax once, in p_live)
       └─ Eq. 18  score = beta * p_live + (1 - beta) * mean_t masked-mean(D_fusion(t))
 
 Pair ``t`` is frames ``(t, t+1)`` of the clip; like Eq. 10's ``D_single(t)`` it is aligned with the EARLIER
@@ -92,6 +92,13 @@ class SGTDConfig:
     # pre-activation negative -> all-zero maps and zero gradient for good: half the targets are all-zero
     # spoof maps). A sigmoid keeps the label range [0, 1] and always passes a gradient. "relu" = the paper.
     depth_activation: str = "sigmoid"
+    # The paper's binary head is FC 64 -> ReLU -> FC 2. Its input, the fused depth maps, is all positive and
+    # nearly the same for every clip until the STPM has learnt something; Adam then moves the 1024 weights of
+    # a unit together and a few steps push every unit below zero for every input: the head outputs its bias
+    # alone and no cross-entropy gradient ever reaches the STPM again (measured: all 64 units dead after a
+    # motion_only stage 2, stage-2 CE at chance for 1500 steps). A leaky ReLU (slope 0.1) cannot die.
+    # "relu" = the paper; checkpoints saved before this option existed load as "relu".
+    binary_activation: str = "leaky_relu"
     # "fixed": the paper's fixed pixel normalisation ``(x - mean) / std`` only. "instance": each crop is then
     # standardised per colour channel (zero mean, unit variance over its pixels) inside the network, so the
     # output is invariant to a per-channel gain and offset: exposure, white balance / colour of the light,
@@ -121,6 +128,10 @@ class SGTDConfig:
         self.head = tuple(int(w) for w in self.head)
         if self.depth_activation not in ("sigmoid", "relu"):
             raise ValueError(f"depth_activation must be 'sigmoid' or 'relu', got {self.depth_activation!r}")
+        if self.binary_activation not in ("leaky_relu", "relu"):
+            raise ValueError(
+                f"binary_activation must be 'leaky_relu' or 'relu', got {self.binary_activation!r}"
+            )
         if self.input_norm not in INPUT_NORMS:
             raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {self.input_norm!r}")
         if self.input_size % 8:
@@ -197,6 +208,8 @@ class SGTDConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown SGTDConfig keys: {unknown}")
+        d = dict(d)
+        d.setdefault("binary_activation", "relu")  # saved before the option existed: the paper's ReLU
         return cls(**d)
 
 
@@ -536,13 +549,18 @@ class STPM(nn.Module):
 
 
 class BinaryHead(nn.Module):
-    """``f_cs`` of Eq. 14: the concatenated fused depth maps of the Nf-1 pairs -> FC 64 -> ReLU -> FC 2.
-    Returns logits (index 1 = LIVE); the single softmax is taken in ``p_live``."""
+    """``f_cs`` of Eq. 14: the concatenated fused depth maps of the Nf-1 pairs -> FC 64 -> ReLU -> FC 2
+    (a leaky ReLU by default: ``SGTDConfig.binary_activation`` says why). Returns logits (index 1 = LIVE);
+    the single softmax is taken in ``p_live``."""
 
     def __init__(self, cfg: SGTDConfig, hidden: int = 64):
         super().__init__()
         self.fc1 = nn.Linear((cfg.num_frames - 1) * cfg.depth_size**2, hidden)
-        self.act = nn.ReLU(inplace=True)
+        self.act = (
+            nn.LeakyReLU(0.1, inplace=True)
+            if cfg.binary_activation == "leaky_relu"
+            else nn.ReLU(inplace=True)
+        )
         self.fc2 = nn.Linear(hidden, 2)
 
     def forward(self, depth_fusion: torch.Tensor) -> torch.Tensor:

@@ -230,6 +230,34 @@ def test_depth_head_passes_a_gradient_when_every_preactivation_is_negative(activ
     assert (grad > 0) is alive
 
 
+@pytest.mark.parametrize(("activation", "alive"), [("leaky_relu", True), ("relu", False)])
+def test_binary_head_passes_a_gradient_to_the_stpm_when_every_unit_is_below_zero(activation, alive):
+    """The dead binary head we met in a motion_only stage 2: with every FC-64 unit below zero for every
+    input, the paper's ReLU head outputs its bias alone and the cross-entropy no longer reaches the STPM;
+    the default leaky ReLU still passes it."""
+    torch.manual_seed(0)
+    cfg = SGTDConfig.tiny(binary_activation=activation)
+    model = FASSGTD(cfg)
+    with torch.no_grad():
+        model.binary.fc1.bias.fill_(-50.0)
+    size = cfg.input_size
+    out = model(torch.randn(2, cfg.num_frames, 3, size, size))
+    torch.nn.functional.cross_entropy(out.logits, torch.tensor([0, 1])).backward()
+    grad = sum(p.grad.abs().sum().item() for p in model.stpm.parameters() if p.grad is not None)
+    assert (grad > 0) is alive
+
+
+def test_checkpoints_from_before_the_binary_activation_option_load_with_the_papers_relu():
+    d = SGTDConfig.tiny().to_dict()
+    assert d["binary_activation"] == "leaky_relu"
+    del d["binary_activation"]
+    cfg = SGTDConfig.from_dict(d)
+    assert cfg.binary_activation == "relu"
+    assert isinstance(FASSGTD(cfg).binary.act, torch.nn.ReLU)
+    with pytest.raises(ValueError, match="binary_activation"):
+        SGTDConfig.tiny(binary_activation="gelu")
+
+
 def test_depth_activation_is_checked():
     with pytest.raises(ValueError, match="depth_activation"):
         SGTDConfig.tiny(depth_activation="tanh")
