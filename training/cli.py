@@ -17,6 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("livenessapp_training.evaluate", "ISO/IEC 30107-3 metrics, report and plots"),
     "export": ("livenessapp_training.export_cli", "ONNX graphs (full + streaming), model card"),
     "ablate": ("livenessapp_training.ablate", "the paper's Table 4 / Table 5 ablations on one dataset"),
+    "motion-probe": (
+        "livenessapp_training.motion_probe",
+        "motion evidence per PAI: in the crops, in a network",
+    ),
     "report": ("livenessapp_training.report", "parameter counts and MACs of the network presets"),
     "reproduce": ("livenessapp_training.reproduce", "simulate -> fit -> eval -> export from one recipe file"),
 }
@@ -24,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     lines = ["usage: liveness-train COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<11} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += [f"  {name:<12} {help_text}" for name, (_, help_text) in COMMANDS.items()]
     lines += ["", "'liveness-train COMMAND --help' for the options of one command."]
     return "\n".join(lines)
 
