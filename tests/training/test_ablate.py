@@ -50,6 +50,7 @@ def test_ablation_shares_stage_1_and_writes_one_table(tmp_path, monkeypatch, one
             "acer": 0.15,
             "eer": math.nan,
             "worst_pai": "print",
+            "apcer_per_pai": {"replay": 0.05, "print": 0.1},
         }
 
     monkeypatch.setattr(A, "_evaluate", fake_eval)
@@ -74,7 +75,8 @@ def test_ablation_shares_stage_1_and_writes_one_table(tmp_path, monkeypatch, one
     md = (tmp_path / "ablation.md").read_text()
     assert [r["name"] for r in rows][:2] == ["model3_star", "model4"]
     assert (
-        "| model4 | 4 | +STSTB+ConvGRU, depth+binary (full) | score | 10.00 | 20.00 | 15.00 | — | 1.3 |" in md
+        "| model4 | 4 | +STSTB+ConvGRU, depth+binary (full) | score | 10.00 | print 10.00, replay 5.00 | 20.00 | "
+        "15.00 | — | 1.3 |" in md
     )
     with pytest.raises(SystemExit):
         A.main(["--variants", "model9", "--out", str(tmp_path / "x")])
