@@ -317,9 +317,15 @@ def _variant_metrics(scores: VideoScores, variant: str) -> dict:
 def evaluate_dataset(
     model, dataset: Dataset, device="cpu", batch_size: int = 8, num_workers: int = 0, progress: bool = False
 ) -> dict:
-    """Video-level metrics of one set at its own EER threshold (model selection on dev during training)."""
+    """Video-level metrics of one set at its own EER threshold (model selection on dev during training),
+    and ``p_live_std``, the spread of the videos' ``p_live`` (0 when the binary head ignores its input)."""
     v = video_level(predict(model, dataset, device, batch_size, num_workers, progress))
-    return {"videos": len(v.video_id), "variants": {k: _variant_metrics(v, k) for k in VARIANTS}}
+    p_live = v.scores["p_live"]
+    return {
+        "videos": len(v.video_id),
+        "variants": {k: _variant_metrics(v, k) for k in VARIANTS},
+        "p_live_std": float(np.std(p_live)) if len(p_live) else math.nan,
+    }
 
 
 def evaluate_protocol(

@@ -452,6 +452,19 @@ def setup_distributed(device: str) -> DistInfo:
     return DistInfo(rank, world, local, dev)
 
 
+def dead_binary_head_warning(model_cfg, p_live_std: float) -> str | None:
+    """A warning when a binary-supervised model's ``p_live`` does not vary over the dev videos: its head
+    outputs its bias alone (every hidden unit below zero for every input, the failure of the paper's ReLU
+    head) and the cross-entropy no longer trains the STPM. None otherwise."""
+    if not getattr(model_cfg, "has_binary", False) or not math.isfinite(p_live_std) or p_live_std > 1e-7:
+        return None
+    return (
+        "the binary head's p_live is the same for every dev video: the head is dead (every unit below zero) "
+        "and no cross-entropy reaches the STPM. Train with binary_activation = 'leaky_relu' (the default) "
+        f"instead of {getattr(model_cfg, 'binary_activation', 'relu')!r}, or lower stage2_lr."
+    )
+
+
 def teardown_distributed(synchronise: bool = True) -> None:
     """Leave the process group cleanly (a no-op when none is initialised).
 
@@ -605,6 +618,7 @@ class Trainer:
         self.t0 = time.perf_counter()
         self.step_seconds: dict[int, float] = {1: 0.0, 2: 0.0}
         self.stop_after: int | None = None
+        self._dead_head_warned = False
 
     def init_from(self, path: str | Path) -> None:
         """Start from the weights at ``path`` (e.g. a shared stage-1 run): every tensor whose name and shape
@@ -897,7 +911,12 @@ class Trainer:
             v = res["variants"]["score"]
             entry = {"step": st.global_step, "acer": v["acer"], "eer": v["eer"], "threshold": v["threshold"]}
             st.dev_history.append(entry)
-            self._log({"dev/acer": v["acer"], "dev/eer": v["eer"]}, st.global_step)
+            spread = res.get("p_live_std", math.nan)
+            self._log({"dev/acer": v["acer"], "dev/eer": v["eer"], "dev/p_live_std": spread}, st.global_step)
+            warning = dead_binary_head_warning(self.model_cfg, spread)
+            if warning and not self._dead_head_warned:
+                self._dead_head_warned = True
+                print(f"step {st.global_step}: {warning}", file=sys.stderr, flush=True)
             key = (entry["acer"], entry["eer"])
             if not st.best or key <= (st.best["acer"], st.best["eer"]):
                 st.best = entry

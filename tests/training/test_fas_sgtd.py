@@ -491,3 +491,14 @@ def test_encode_then_temporal_equals_forward(variant):
             assert b is None
         else:
             assert torch.allclose(a, b, atol=1e-5), name
+
+
+def test_training_warns_about_a_dead_binary_head():
+    from livenessapp_training.fit import dead_binary_head_warning
+
+    cfg = SGTDConfig.tiny(binary_activation="relu")
+    warning = dead_binary_head_warning(cfg, 0.0)
+    assert warning and "dead" in warning and "'relu'" in warning
+    assert dead_binary_head_warning(cfg, 0.02) is None  # p_live varies: alive
+    assert dead_binary_head_warning(cfg, float("nan")) is None  # no dev videos
+    assert dead_binary_head_warning(SGTDConfig.tiny(use_binary=False), 0.0) is None  # p_live is 0.5 by design
