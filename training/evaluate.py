@@ -572,7 +572,14 @@ def _load_any(model_arg: str, device: torch.device):
                 td = {}
         return m, cfg, td, f"onnx:{path}"
     model, meta = load_model(path, device)
-    return model, SGTDConfig.from_dict(meta["model_config"]), meta.get("train_config", {}), meta["path"]
+    cfg = SGTDConfig.from_dict(meta["model_config"])
+    if cfg.has_stpm and meta.get("stage") == 1:
+        print(
+            f"eval: {meta['path']} finished stage 1 only: its STPM and binary head are untrained, so the "
+            "score, p_live and depth variants say nothing; read depth_single (--primary depth_single)",
+            file=sys.stderr,
+        )
+    return model, cfg, meta.get("train_config", {}), meta["path"]
 
 
 def run_eval(args: argparse.Namespace, command: str = "") -> dict:

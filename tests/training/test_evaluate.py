@@ -96,3 +96,12 @@ def test_protocol_report_and_plots(tmp_path):
     md = E.markdown_report(result)
     assert "| score * | 0.5000 | dev | 100.00 | 50.00 | 75.00 |" in md
     assert "| print | 1 | 100.00 |" in md
+
+
+@pytest.mark.parametrize(("stage", "warned"), [(1, True), (2, False)])
+def test_eval_warns_that_a_stage_1_checkpoint_has_an_untrained_temporal_part(tmp_path, capsys, stage, warned):
+    cfg = SGTDConfig.tiny()
+    path = tmp_path / "final.pt"
+    torch.save({"model_config": cfg.to_dict(), "model": FASSGTD(cfg).state_dict(), "stage": stage}, path)
+    E._load_any(str(path), torch.device("cpu"))
+    assert ("depth_single" in capsys.readouterr().err) is warned
