@@ -452,14 +452,14 @@ def setup_distributed(device: str) -> DistInfo:
     return DistInfo(rank, world, local, dev)
 
 
-def dead_binary_head_warning(model_cfg, p_live_std: float) -> str | None:
-    """A warning when a binary-supervised model's ``p_live`` does not vary over the dev videos: its head
-    outputs its bias alone (every hidden unit below zero for every input, the failure of the paper's ReLU
-    head) and the cross-entropy no longer trains the STPM. None otherwise."""
+def dead_binary_head_warning(model_cfg, p_live_std: float, where: str = "dev video") -> str | None:
+    """A warning when a binary-supervised model's ``p_live`` does not vary (``p_live_std`` over the ``where``
+    items, e.g. dev videos): its head outputs its bias alone (every hidden unit below zero for every input,
+    the failure of the paper's ReLU head) and the cross-entropy no longer trains the STPM. None otherwise."""
     if not getattr(model_cfg, "has_binary", False) or not math.isfinite(p_live_std) or p_live_std > 1e-7:
         return None
     return (
-        "the binary head's p_live is the same for every dev video: the head is dead (every unit below zero) "
+        f"the binary head's p_live is the same for every {where}: the head is dead (every unit below zero) "
         "and no cross-entropy reaches the STPM. Train with binary_activation = 'leaky_relu' (the default) "
         f"instead of {getattr(model_cfg, 'binary_activation', 'relu')!r}, or lower stage2_lr."
     )

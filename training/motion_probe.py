@@ -8,9 +8,9 @@ Two measurements per PAI species, on a preprocessed dataset (the cache ``fit`` b
   threshold at the dev EER, applied on test, it says what a motion statistic alone achieves.
 - with ``--run``: the run's single-frame part on the same clips: the relative change of the features it
   hands to the STPM (``|F_l(t+1) - F_l(t)| / |F_l(t)|``, levels 1-3) -- the motion evidence the STPM gets
-  -- and, for a multi-frame run, the spread of ``D_multi`` and of the binary head's logit margin. A logit
-  margin that does not vary at all is a dead binary head (every unit below zero: see
-  ``SGTDConfig.binary_activation``).
+  -- and, for a multi-frame run, the spread of ``D_multi`` and of the binary head's logit margin; a ``p_live``
+  that does not vary at all is flagged as a dead binary head (``fit.dead_binary_head_warning``, the check
+  ``fit`` runs on the dev videos; see ``SGTDConfig.binary_activation``).
 
 Prints one table per measurement; ``--json`` writes them too.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -98,18 +99,18 @@ def _crop_change_report(samples, cache, interval: int) -> tuple[str, dict]:
     return text, result
 
 
-def _network_report(run: str, samples, cache, split: str, max_videos: int) -> tuple[str, dict]:
+def _network_report(model, meta: dict, samples, cache, split: str, max_videos: int) -> tuple[str, dict]:
     import torch
 
     from livenessapp_training.clips import ClipDataset
-    from livenessapp_training.fit import load_model
+    from livenessapp_training.fit import dead_binary_head_warning
 
-    model, meta = load_model(run)
     cfg = model.cfg
     temporal = cfg.has_stpm and meta.get("stage") == 2  # a stage-1 run's STPM and head are untrained
     chosen = [s for s in samples if s.split == split][: max_videos or None]
     ds = ClipDataset(cache, chosen, cfg, False, 0, None, stride=30)
     rows: dict[str, list[list[float]]] = defaultdict(list)
+    p_live = []
     with torch.no_grad():
         for k in range(len(ds)):
             item = ds[k]
@@ -121,16 +122,17 @@ def _network_report(run: str, samples, cache, split: str, max_videos: int) -> tu
                 out = model.temporal(tuple(f[None] for f in feats), depth_single[None], mask)
                 row.append(out.depth_multi.mean().item() if out.depth_multi is not None else 0.0)
                 row.append((out.logits[0, 1] - out.logits[0, 0]).item())
+                p_live.append(out.p_live.item())
             rows[ds.samples[ds.items[k][0]].pai].append(row)
     columns = ["F1 change", "F2 change", "F3 change"]
     if temporal:
         columns += ["D_multi mean", "logit margin (live - spoof)"]
-    text = f"Network {run} on {split} clips (relative feature change between frames {cfg.frame_interval} apart):\n\n"
+    text = f"Network {meta['path']} on {split} clips (relative feature change between frames {cfg.frame_interval} apart):\n\n"
     text += species_table(rows, columns)
-    if temporal and cfg.has_binary:
-        margins = np.concatenate([np.asarray(v)[:, -1] for v in rows.values()])
-        if margins.size > 1 and float(margins.std()) < 1e-6:
-            text += "\n\nThe binary head's output does not vary with the input: it is dead (every unit below zero)."
+    spread = float(np.std(p_live)) if len(p_live) > 1 else math.nan
+    warning = dead_binary_head_warning(cfg, spread, f"{split} clip")
+    if warning:
+        text += f"\n\nWarning: {warning}"
     return text, {pai: np.asarray(v).mean(0).tolist() for pai, v in rows.items()}
 
 
@@ -154,11 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from livenessapp_training.datasets import load_dataset
     from livenessapp_training.preprocess import PreprocessCache, PreprocessConfig
 
+    model = meta = None
     if args.run:
         from livenessapp_training.fit import load_model
 
-        cfg = load_model(args.run)[0].cfg
-        pcfg = PreprocessConfig.from_model(cfg)
+        model, meta = load_model(args.run)
+        pcfg = PreprocessConfig.from_model(model.cfg)
     else:
         pcfg = PreprocessConfig(input_size=args.input_size)
     samples = load_dataset(args.dataset, args.data_root, args.protocol)
@@ -172,8 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     text, result = _crop_change_report(samples, cache, args.interval)
     out = {"crop_change": result}
-    if args.run:
-        net_text, out["network"] = _network_report(args.run, samples, cache, args.split, args.max_videos)
+    if model is not None:
+        net_text, out["network"] = _network_report(model, meta, samples, cache, args.split, args.max_videos)
         text += "\n\n" + net_text
     print(text)
     if args.json:

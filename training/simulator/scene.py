@@ -203,7 +203,8 @@ def plan_clip(
 ) -> ClipSpec:
     """Plan clip ``index``. Clips come in groups of 4 sharing one synthetic identity and one scene (like an
     OULU-NPU session): live, print, replay, live (so 50 % live; prints 60 % flat / 40 % bent; replays
-    75 % moving / 25 % still, all moving in ``motion_only``, see below). The group's split is drawn 60/20/20; the identity's morph seed, the scene
+    75 % moving / 25 % still, all moving in ``motion_only``, see below). The group's split is drawn
+    60/20/20; the identity's morph seed, the scene
     (background x lighting) and the camera come from pools disjoint between splits, and with >= 5 photos
     the photos themselves are split by a hash of their name (else all photos are shared and the identity
     morph / tone / mirror make the identities)."""
@@ -231,9 +232,10 @@ def plan_clip(
         elif kind == "replay":
             moving = c.random() < 0.75
             # No Perfect Spoofing Scene in motion_only: with no texture cue, a still screen parallel to the
-            # image plane filmed by a still camera shows what a still camera filming the live head shows (Eq. 13),
-            # so every such clip would be a live clip labelled spoof (label noise in training, 100 % APCER for
-            # any model in test). The normal protocol keeps them: there the screen's texture gives them away.
+            # image plane filmed by a still camera shows what a still camera filming the live head shows
+            # (Eq. 13), so every such clip would be a live clip labelled spoof (label noise in training,
+            # 100 % APCER for any model in test). The normal protocol keeps them: the screen's texture gives
+            # them away there.
             pai = "replay_moving" if moving or protocol == "motion_only" else "replay_still"
         else:
             pai = "live"
