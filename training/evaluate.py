@@ -334,11 +334,14 @@ def evaluate_protocol(
     mode: str = "eer",
     target_bpcer: float = 0.01,
     thresholds: dict[str, float] | None = None,
+    skip: Sequence[str] = (),
 ) -> dict[str, dict]:
-    """Per variant: the threshold from dev (or given) applied on test (see :func:`metrics.dev_test_report`)."""
+    """Per variant: the threshold from dev (or given) applied on test (see :func:`metrics.dev_test_report`).
+
+    Variants in ``skip`` (untrained parts) and those with non-finite scores are left out."""
     out = {}
     for k in VARIANTS:
-        if not np.isfinite(test.scores[k]).all():
+        if k in skip or not np.isfinite(test.scores[k]).all():
             continue
         d = dev.split(k) if dev is not None else None
         t = (thresholds or {}).get(k)
@@ -535,7 +538,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-bpcer", type=float, default=0.01)
     p.add_argument("--threshold", type=float, help="use this threshold for the primary score (cross-dataset)")
     p.add_argument("--threshold-from", help="an eval.json whose thresholds to apply (cross-dataset testing)")
-    p.add_argument("--primary", choices=VARIANTS, default="score")
+    p.add_argument(
+        "--primary",
+        choices=VARIANTS,
+        help="the score that decides (default: score; depth_single for a checkpoint that finished stage 1 only)",
+    )
     p.add_argument("--max-videos", type=int, default=0, help="per split, 0 = all")
     p.add_argument("--clips-per-video", type=int, default=0, help="0 = all")
     p.add_argument("--batch-size", type=int, default=8)
@@ -554,8 +561,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+STAGE1_ONLY_UNTRAINED = ("score", "p_live", "depth")  # need the STPM and the binary head (stage 2)
+
+
 def _load_any(model_arg: str, device: torch.device):
-    """(model, SGTDConfig, train config dict or {}, description)."""
+    """(model, SGTDConfig, train config dict or {}, description, untrained score variants).
+
+    A multi-frame checkpoint saved before stage 2 (a stopped run, or ``final.pt`` of a stage-1-only config)
+    has an untrained STPM and binary head: its ``score``, ``p_live`` and ``depth`` variants are noise, so
+    they are returned as untrained and left out of the report."""
     from livenessapp_training.fas_sgtd import SGTDConfig
     from livenessapp_training.fit import load_model
 
@@ -570,16 +584,31 @@ def _load_any(model_arg: str, device: torch.device):
                 td = json.loads(with_data).get("train_config", {}) or {}
             except (ValueError, AttributeError):
                 td = {}
-        return m, cfg, td, f"onnx:{path}"
+        return m, cfg, td, f"onnx:{path}", ()
     model, meta = load_model(path, device)
     cfg = SGTDConfig.from_dict(meta["model_config"])
+    untrained: tuple[str, ...] = ()
     if cfg.has_stpm and meta.get("stage") == 1:
+        untrained = STAGE1_ONLY_UNTRAINED
         print(
-            f"eval: {meta['path']} finished stage 1 only: its STPM and binary head are untrained, so the "
-            "score, p_live and depth variants say nothing; read depth_single (--primary depth_single)",
+            f"eval: {meta['path']} finished stage 1 only: its STPM and binary head are untrained, so only "
+            "depth_single (the single-frame maps) is reported; finish stage 2 (fit --resume) for the rest",
             file=sys.stderr,
         )
-    return model, cfg, meta.get("train_config", {}), meta["path"]
+    return model, cfg, meta.get("train_config", {}), meta["path"], untrained
+
+
+def resolve_primary(primary: str | None, untrained: Sequence[str], model_desc: str) -> str:
+    """The deciding score: the one asked for, else Eq. 18's ``score`` (``depth_single`` for a model whose
+    temporal part is untrained); asking for an untrained one is an error."""
+    if primary is None:
+        return "depth_single" if untrained else "score"
+    if primary in untrained:
+        raise SystemExit(
+            f"eval: --primary {primary} needs the STPM and binary head, which {model_desc} has not trained "
+            "(it finished stage 1 only); use --primary depth_single, or finish stage 2 with fit --resume"
+        )
+    return primary
 
 
 def run_eval(args: argparse.Namespace, command: str = "") -> dict:
@@ -593,7 +622,8 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         if args.device == "auto" and torch.cuda.is_available()
         else ("cpu" if args.device == "auto" else args.device)
     )
-    model, mcfg, tcfg, desc = _load_any(args.model, device)
+    model, mcfg, tcfg, desc, untrained = _load_any(args.model, device)
+    args.primary = resolve_primary(args.primary, untrained, desc)
     kind = args.dataset or tcfg.get("dataset")
     root = args.data_root or tcfg.get("data_root")
     if not kind or not root:
@@ -658,7 +688,7 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         if scored["test"] is None:
             raise SystemExit(f"eval: no complete clips in the test split of {kind} protocol {proto}")
         variants = evaluate_protocol(
-            scored["dev"], scored["test"], args.threshold_mode, args.target_bpcer, given
+            scored["dev"], scored["test"], args.threshold_mode, args.target_bpcer, given, skip=untrained
         )
         pdir = out_dir / str(proto or "all") if len(protocols) > 1 else out_dir
         pdir.mkdir(parents=True, exist_ok=True)

@@ -98,10 +98,30 @@ def test_protocol_report_and_plots(tmp_path):
     assert "| print | 1 | 100.00 |" in md
 
 
-@pytest.mark.parametrize(("stage", "warned"), [(1, True), (2, False)])
-def test_eval_warns_that_a_stage_1_checkpoint_has_an_untrained_temporal_part(tmp_path, capsys, stage, warned):
+@pytest.mark.parametrize(("stage", "untrained"), [(1, E.STAGE1_ONLY_UNTRAINED), (2, ())])
+def test_eval_reports_only_the_single_frame_maps_of_a_stage_1_checkpoint(tmp_path, capsys, stage, untrained):
     cfg = SGTDConfig.tiny()
     path = tmp_path / "final.pt"
     torch.save({"model_config": cfg.to_dict(), "model": FASSGTD(cfg).state_dict(), "stage": stage}, path)
-    E._load_any(str(path), torch.device("cpu"))
-    assert ("depth_single" in capsys.readouterr().err) is warned
+    *_, got = E._load_any(str(path), torch.device("cpu"))
+    assert got == untrained
+    assert ("stage 1 only" in capsys.readouterr().err) is bool(untrained)
+    assert E.resolve_primary(None, got, "m") == ("depth_single" if untrained else "score")
+    assert E.resolve_primary("depth_single", got, "m") == "depth_single"
+    if untrained:
+        with pytest.raises(SystemExit, match="--primary score needs the STPM"):
+            E.resolve_primary("score", got, "m")
+
+
+def test_evaluate_protocol_leaves_out_the_untrained_variants():
+    rng = np.random.default_rng(0)
+    n = 12
+    labels = np.array([1, 0] * (n // 2))
+
+    def scored():
+        scores = {k: rng.random(n) + 0.5 * labels for k in E.VARIANTS}
+        pai = ["live" if y else "print" for y in labels]
+        return E.VideoScores([f"v{i}" for i in range(n)], labels, pai, np.ones(n, dtype=int), scores)
+
+    rep = E.evaluate_protocol(scored(), scored(), skip=E.STAGE1_ONLY_UNTRAINED)
+    assert sorted(rep) == sorted(set(E.VARIANTS) - set(E.STAGE1_ONLY_UNTRAINED))
