@@ -68,7 +68,7 @@ def training_data_summary(train_config: dict, run_dir: Path | None, data_summary
         if (root / "simulator.json").is_file():
             sim = json.loads((root / "simulator.json").read_text())
             out["simulator"] = {
-                k: sim.get(k) for k in ("protocol", "seed", "clips", "frames", "size", "photos")
+                k: sim.get(k) for k in ("protocol", "seed", "clips", "frames", "size", "photos", "machine")
             }
     return out
 

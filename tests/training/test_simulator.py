@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import platform
 
 import cv2
 import numpy as np
@@ -188,6 +189,10 @@ def test_generate_writes_contract_manifest_and_resumes(tmp_path):
         cap.release()
     again = generate(tmp_path, clips=4, frames=3, size=(160, 120), workers=1, seed=2, progress=False)
     assert again["rendered"] == 0 and again["skipped"] == 4
+    # floats differ a little between instruction sets, so the dataset says which machine rendered it
+    machine = json.loads((tmp_path / "simulator.json").read_text())["machine"]
+    assert machine["cpu"] and machine["numpy"] == np.__version__ and machine["opencv"] == cv2.__version__
+    assert "SSE2" in machine["simd"] or platform.machine() not in ("x86_64", "AMD64")
 
 
 def test_face_view_angle_size_and_frame_margin():
