@@ -6,6 +6,12 @@ Two measurements per PAI species, on a preprocessed dataset (the cache ``fit`` b
   ``interval`` apart once the best global shift is taken out (phase correlation). A live head turns and its
   face deforms in the crop; a print only moves as a whole. Used as a liveness score (higher = live) with the
   threshold at the dev EER, applied on test, it says what a motion statistic alone achieves.
+- **background motion** (no learning; ``--background``): how far the background moves in the whole frame
+  between frames ``interval`` apart -- the median optical flow of corner features outside the head and
+  torso (the face-mesh box widened, down to the frame's bottom), in % of the frame width. A camera on a
+  desk or a kiosk stays put while a live head moves in front of it; a hand-held screen or print carries
+  its whole picture, background included, along with the hand (the screen's own motion, ``Δv`` of the
+  arXiv paper's Eq. 14). The network cannot see this: its crops are aligned to the face in every frame.
 - with ``--run``: the run's single-frame part on the same clips: the relative change of the features it
   hands to the STPM (``|F_l(t+1) - F_l(t)| / |F_l(t)|``, levels 1-3) -- the motion evidence the STPM gets
   -- and, for a multi-frame run, the spread of ``D_multi`` and of the binary head's logit margin; a ``p_live``
@@ -28,7 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["crop_change", "main", "species_table"]
+__all__ = ["background_motion", "background_mask", "crop_change", "main", "species_table"]
 
 
 def crop_change(crops: np.ndarray, interval: int = 3) -> float:
@@ -50,6 +56,45 @@ def crop_change(crops: np.ndarray, interval: int = 3) -> float:
     return float(np.mean(changes))
 
 
+def background_mask(shape: tuple[int, int], landmarks: np.ndarray, widen: float = 1.25) -> np.ndarray:
+    """uint8 mask (255 = background) of a frame ``shape`` (H, W): everything but the head and torso, i.e.
+    the face-mesh box widened by ``widen`` box widths / heights to each side and above, down to the bottom."""
+    h, w = shape
+    x0, y0 = landmarks[:, :2].min(0)
+    x1, y1 = landmarks[:, :2].max(0)
+    bw, bh = x1 - x0, y1 - y0
+    mask = np.full((h, w), 255, np.uint8)
+    left, right = int(max(0, x0 - widen * bw)), int(min(w, x1 + widen * bw))
+    top = int(max(0, y0 - widen * bh))
+    mask[top:, left:right] = 0
+    return mask
+
+
+def background_motion(
+    grey: Sequence[np.ndarray], landmarks: Sequence[np.ndarray], interval: int = 3, min_points: int = 8
+) -> float:
+    """Median displacement (in % of the frame width) of background corner features between frames
+    ``interval`` apart, averaged over the pairs; NaN when no pair has ``min_points`` tracked features
+    (a face filling the frame leaves no background)."""
+    if len(grey) != len(landmarks):
+        raise ValueError(f"{len(grey)} frames but {len(landmarks)} landmark sets")
+    width = grey[0].shape[1]
+    moves = []
+    for i in range(0, len(grey) - interval, interval):
+        a, b = grey[i], grey[i + interval]
+        mask = background_mask(a.shape, landmarks[i])
+        pts = cv2.goodFeaturesToTrack(a, maxCorners=150, qualityLevel=0.01, minDistance=6, mask=mask)
+        if pts is None or len(pts) < min_points:
+            continue
+        nxt, status, _ = cv2.calcOpticalFlowPyrLK(a, b, pts, None, winSize=(21, 21), maxLevel=3)
+        ok = status.ravel() == 1
+        if ok.sum() < min_points:
+            continue
+        shift = np.linalg.norm((nxt - pts).reshape(-1, 2)[ok], axis=1)
+        moves.append(100.0 * float(np.median(shift)) / width)
+    return float(np.mean(moves)) if moves else math.nan
+
+
 def species_table(rows: dict[str, list[list[float]]], columns: Sequence[str]) -> str:
     """A markdown table of per-species mean +- std of each column."""
     head = "| species | n | " + " | ".join(columns) + " |"
@@ -61,8 +106,37 @@ def species_table(rows: dict[str, list[list[float]]], columns: Sequence[str]) ->
     return "\n".join(lines)
 
 
-def _crop_change_report(samples, cache, interval: int) -> tuple[str, dict]:
+def _score_report(
+    name: str, unit: str, splits: dict, per_species: dict, live_high: bool = True
+) -> tuple[str, dict]:
+    """Per-species table of a motion statistic, and the statistic as a liveness score: threshold at the dev
+    EER, applied on test (``live_high``: a higher value means live; else the sign is flipped)."""
     from livenessapp_training.metrics import dev_test_report
+
+    text = f"{name} (test split, {unit}):\n\n" + species_table(per_species, [name])
+    result: dict = {"per_species": {k: float(np.mean(v)) for k, v in per_species.items()}}
+    if all(len(set(splits[k][1])) == 2 for k in splits):
+        sign = 1.0 if live_high else -1.0
+        signed = {k: (sign * np.asarray(v[0], np.float64), v[1], v[2]) for k, v in splits.items()}
+        report = dev_test_report(signed["dev"], signed["test"])
+        t = report["test"]
+        threshold = sign * report["threshold"]
+        result["as_score"] = {
+            "threshold": threshold,
+            **{k: t[k] for k in ("apcer_per_pai", "bpcer", "acer", "eer")},
+        }
+        per = ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(t["apcer_per_pai"].items()))
+        live_side = ">=" if live_high else "<="
+        text += (
+            f"\n\nAs a liveness score (live if {live_side} {threshold:.3f}, the dev EER threshold, applied on "
+            f"test): APCER {per}; BPCER {100 * t['bpcer']:.1f} %; ACER {100 * t['acer']:.1f} %; "
+            f"EER {100 * t['eer']:.1f} %."
+        )
+    return text, result
+
+
+def _per_video(samples, cache, interval: int, measure) -> tuple[dict, dict]:
+    """``measure(sample, CachedVideo)`` of every cached dev / test video: (splits, test per-species)."""
     from livenessapp_training.preprocess import CachedVideo
 
     per_species: dict[str, list[list[float]]] = defaultdict(list)
@@ -74,29 +148,45 @@ def _crop_change_report(samples, cache, interval: int) -> tuple[str, dict]:
         video = CachedVideo(path)
         if len(video) <= interval:
             continue
-        value = crop_change(video.eval_crops(np.arange(len(video))), interval)
+        value = measure(s, video)
+        if not math.isfinite(value):
+            continue
         scores, labels, pais = splits[s.split]
         scores.append(value)
         labels.append(int(s.label))
         pais.append(s.pai)
         if s.split == "test":
             per_species[s.pai].append([value])
-    text = "Crop change (test split, grey levels):\n\n" + species_table(per_species, ["crop change"])
-    result: dict = {"per_species": {k: float(np.mean(v)) for k, v in per_species.items()}}
-    if all(len(set(splits[k][1])) == 2 for k in splits):
-        report = dev_test_report(splits["dev"], splits["test"])
-        t = report["test"]
-        result["as_score"] = {
-            "threshold": report["threshold"],
-            **{k: t[k] for k in ("apcer_per_pai", "bpcer", "acer", "eer")},
-        }
-        per = ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(t["apcer_per_pai"].items()))
-        text += (
-            f"\n\nAs a liveness score (threshold {report['threshold']:.3f} at the dev EER, applied on test): "
-            f"APCER {per}; BPCER {100 * t['bpcer']:.1f} %; ACER {100 * t['acer']:.1f} %; "
-            f"EER {100 * t['eer']:.1f} %."
-        )
-    return text, result
+    return splits, per_species
+
+
+def _crop_change_report(samples, cache, interval: int) -> tuple[str, dict]:
+    splits, per_species = _per_video(
+        samples, cache, interval, lambda s, v: crop_change(v.eval_crops(np.arange(len(v))), interval)
+    )
+    return _score_report("crop change", "grey levels", splits, per_species, live_high=True)
+
+
+def _video_background_motion(sample, video, interval: int) -> float:
+    from livenessapp_training.preprocess import iter_frames
+
+    wanted = {int(f): k for k, f in enumerate(video.frame_indices)}
+    grey, marks = [], []
+    for index, frame in iter_frames(Path(sample.path)):
+        row = wanted.get(index)
+        if row is not None:
+            grey.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+            marks.append(video.rows("landmarks", [row])[0])
+    return background_motion(grey, marks, interval)
+
+
+def _background_report(samples, cache, interval: int) -> tuple[str, dict]:
+    splits, per_species = _per_video(
+        samples, cache, interval, lambda s, v: _video_background_motion(s, v, interval)
+    )
+    return _score_report(
+        "background motion", "% of the frame width per interval", splits, per_species, live_high=False
+    )
 
 
 def _network_report(model, meta: dict, samples, cache, split: str, max_videos: int) -> tuple[str, dict]:
@@ -144,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", required=True, help="the preprocessing cache (as fit built it)")
     p.add_argument("--input-size", type=int, default=128, help="the cache's crop size (lite: 128)")
     p.add_argument("--interval", type=int, default=3, help="frames between the compared crops")
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="also measure the background's motion in the whole frame (reads the videos; slower)",
+    )
     p.add_argument("--run", default=None, help="also probe this run's network (run folder or checkpoint)")
     p.add_argument("--split", default="train", help="the split whose clips the network is probed on")
     p.add_argument("--max-videos", type=int, default=60, help="network probe: videos (0 = all)")
@@ -175,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     text, result = _crop_change_report(samples, cache, args.interval)
     out = {"crop_change": result}
+    if args.background:
+        bg_text, out["background_motion"] = _background_report(samples, cache, args.interval)
+        text += "\n\n" + bg_text
     if model is not None:
         net_text, out["network"] = _network_report(model, meta, samples, cache, args.split, args.max_videos)
         text += "\n\n" + net_text

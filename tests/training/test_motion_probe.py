@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from livenessapp_training.motion_probe import crop_change, species_table
+from livenessapp_training.motion_probe import background_mask, background_motion, crop_change, species_table
 
 
 def _texture(size=64, seed=0):
@@ -41,3 +41,36 @@ def test_species_table_has_one_row_per_species_with_mean_and_std():
     assert lines[0] == "| species | n | a | b |"
     assert lines[2] == "| live | 2 | 2.0000 ± 1.0000 | 2.0000 ± 0.0000 |"
     assert lines[3].startswith("| print_flat | 1 | 0.5000")
+
+
+def _scene_frames(background_shift: int, n: int = 7, face_moves: bool = True):
+    """A 240x320 textured background (shifted by ``background_shift`` px per frame, as a hand-held screen
+    carries it) with a textured face patch that moves on its own."""
+    rng = np.random.default_rng(1)
+    background = cv2.GaussianBlur(rng.uniform(0, 255, (240, 400)).astype(np.float32), (0, 0), 1.5)
+    face = cv2.GaussianBlur(rng.uniform(0, 255, (60, 50)).astype(np.float32), (0, 0), 1.5)
+    frames, marks = [], []
+    for k in range(n):
+        frame = background[:, 40 + k * background_shift : 360 + k * background_shift].copy()
+        x0, y0 = 135 + (3 * k if face_moves else 0), 60
+        frame[y0 : y0 + 60, x0 : x0 + 50] = face
+        frames.append(frame.astype(np.uint8))
+        marks.append(np.array([[x0, y0, 0], [x0 + 50, y0 + 60, 0]], np.float32))
+    return frames, marks
+
+
+def test_background_motion_is_zero_for_a_still_camera_and_measures_a_carried_background():
+    still, marks = _scene_frames(background_shift=0)
+    carried, marks_carried = _scene_frames(background_shift=2)
+    assert background_motion(still, marks) == pytest.approx(0.0, abs=0.05)
+    # 2 px per frame, 3 frames apart, on a 320 px wide frame: 1.9 % of the width
+    assert background_motion(carried, marks_carried) == pytest.approx(100 * 6 / 320, rel=0.1)
+
+
+def test_background_mask_leaves_out_the_head_and_torso():
+    marks = np.array([[140, 150, 0], [180, 200, 0]], np.float32)  # a 40 x 50 face box
+    mask = background_mask((360, 480), marks)  # head and torso: x 90..230, y 87.5..bottom
+    assert mask[0, 0] == 255 and mask[359, 0] == 255 and mask[0, 479] == 255  # sides and top corners
+    assert mask[175, 160] == 0 and mask[359, 160] == 0  # the face and the torso below it
+    assert mask[80, 160] == 255 and mask[175, 85] == 255 and mask[175, 235] == 255  # just outside
+    assert mask[90, 95] == 0 and mask[300, 225] == 0  # just inside
