@@ -8,7 +8,9 @@ Two measurements per PAI species, on a preprocessed dataset (the cache ``fit`` b
   threshold at the dev EER, applied on test, it says what a motion statistic alone achieves.
 - **background motion** (no learning; ``--background``): how far the background moves in the whole frame
   between frames ``interval`` apart -- the median optical flow of corner features outside the head and
-  torso (the face-mesh box widened, down to the frame's bottom), in % of the frame width. A camera on a
+  torso (:func:`background_mask`), in % of the frame width; a video with too little background in view
+  has no value and is counted apart. With both measured, also their combination ``z(crop change) -
+  z(background motion)``, each standardised on the dev videos (no fitted weights). A camera on a
   desk or a kiosk stays put while a live head moves in front of it; a hand-held screen or print carries
   its whole picture, background included, along with the hand (the screen's own motion, ``Δv`` of the
   arXiv paper's Eq. 14). The network cannot see this: its crops are aligned to the face in every frame.
@@ -29,12 +31,13 @@ import math
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-__all__ = ["background_motion", "background_mask", "crop_change", "main", "species_table"]
+__all__ = ["background_mask", "background_motion", "crop_change", "main", "motion_reports", "species_table"]
 
 
 def crop_change(crops: np.ndarray, interval: int = 3) -> float:
@@ -56,17 +59,25 @@ def crop_change(crops: np.ndarray, interval: int = 3) -> float:
     return float(np.mean(changes))
 
 
-def background_mask(shape: tuple[int, int], landmarks: np.ndarray, widen: float = 1.25) -> np.ndarray:
-    """uint8 mask (255 = background) of a frame ``shape`` (H, W): everything but the head and torso, i.e.
-    the face-mesh box widened by ``widen`` box widths / heights to each side and above, down to the bottom."""
+def background_mask(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
+    """uint8 mask (255 = background) of a frame ``shape`` (H, W): everything but the head and the torso.
+    Head: the face-mesh box widened by 0.35 box widths to each side (ears, hair) and 0.6 box heights above;
+    torso: from a quarter box height below the chin down to the frame's bottom, 1.25 box widths to each
+    side (shoulders)."""
     h, w = shape
     x0, y0 = landmarks[:, :2].min(0)
     x1, y1 = landmarks[:, :2].max(0)
     bw, bh = x1 - x0, y1 - y0
     mask = np.full((h, w), 255, np.uint8)
-    left, right = int(max(0, x0 - widen * bw)), int(min(w, x1 + widen * bw))
-    top = int(max(0, y0 - widen * bh))
-    mask[top:, left:right] = 0
+
+    def clear(left: float, top: float, right: float, bottom: float) -> None:
+        mask[
+            int(max(0, top)) : int(max(0, min(h, bottom))), int(max(0, left)) : int(max(0, min(w, right)))
+        ] = 0
+
+    neck = y1 + 0.25 * bh
+    clear(x0 - 0.35 * bw, y0 - 0.6 * bh, x1 + 0.35 * bw, neck)
+    clear(x0 - 1.25 * bw, neck, x1 + 1.25 * bw, h)
     return mask
 
 
@@ -106,15 +117,72 @@ def species_table(rows: dict[str, list[list[float]]], columns: Sequence[str]) ->
     return "\n".join(lines)
 
 
+@dataclass
+class _Video:
+    split: str
+    label: int
+    pai: str
+    values: dict[str, float]
+
+
+def _measure_videos(samples, cache, interval: int, background: bool) -> list[_Video]:
+    """Crop change (and background motion) of every cached dev / test video, each video read once."""
+    from livenessapp_training.preprocess import CachedVideo
+
+    videos = []
+    for s in samples:
+        path = cache.path_for(s)
+        if not path.is_file() or s.split not in ("dev", "test"):
+            continue
+        video = CachedVideo(path)
+        if len(video) <= interval:
+            continue
+        values = {"crop change": crop_change(video.eval_crops(np.arange(len(video))), interval)}
+        if background:
+            values["background motion"] = _video_background_motion(s, video, interval)
+        videos.append(_Video(s.split, int(s.label), s.pai, values))
+    return videos
+
+
+def _video_background_motion(sample, video, interval: int) -> float:
+    from livenessapp_training.preprocess import iter_frames
+
+    wanted = {int(f): k for k, f in enumerate(video.frame_indices)}
+    grey, marks = [], []
+    for index, frame in iter_frames(Path(sample.path)):
+        row = wanted.get(index)
+        if row is not None:
+            grey.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+            marks.append(video.rows("landmarks", [row])[0])
+    return background_motion(grey, marks, interval)
+
+
 def _score_report(
-    name: str, unit: str, splits: dict, per_species: dict, live_high: bool = True
+    name: str, unit: str, videos: list[_Video], score, live_high: bool = True
 ) -> tuple[str, dict]:
-    """Per-species table of a motion statistic, and the statistic as a liveness score: threshold at the dev
-    EER, applied on test (``live_high``: a higher value means live; else the sign is flipped)."""
+    """Per-species table of a statistic ``score(video)`` (NaN = no value: counted apart), and the statistic
+    as a liveness score: threshold at the dev EER, applied on test (``live_high``: higher means live)."""
     from livenessapp_training.metrics import dev_test_report
 
+    per_species: dict[str, list[list[float]]] = defaultdict(list)
+    missing: dict[str, int] = defaultdict(int)
+    splits: dict[str, tuple[list, list, list]] = {"dev": ([], [], []), "test": ([], [], [])}
+    for v in videos:
+        value = score(v)
+        if not math.isfinite(value):
+            missing[v.pai] += v.split == "test"
+            continue
+        for column, item in zip(splits[v.split], (value, v.label, v.pai), strict=True):
+            column.append(item)
+        if v.split == "test":
+            per_species[v.pai].append([value])
     text = f"{name} (test split, {unit}):\n\n" + species_table(per_species, [name])
     result: dict = {"per_species": {k: float(np.mean(v)) for k, v in per_species.items()}}
+    if any(missing.values()):
+        result["test_videos_without_a_value"] = {k: n for k, n in missing.items() if n}
+        text += "\n\nTest videos without a value (left out): " + ", ".join(
+            f"{k} {n}" for k, n in sorted(result["test_videos_without_a_value"].items())
+        )
     if all(len(set(splits[k][1])) == 2 for k in splits):
         sign = 1.0 if live_high else -1.0
         signed = {k: (sign * np.asarray(v[0], np.float64), v[1], v[2]) for k, v in splits.items()}
@@ -135,58 +203,37 @@ def _score_report(
     return text, result
 
 
-def _per_video(samples, cache, interval: int, measure) -> tuple[dict, dict]:
-    """``measure(sample, CachedVideo)`` of every cached dev / test video: (splits, test per-species)."""
-    from livenessapp_training.preprocess import CachedVideo
-
-    per_species: dict[str, list[list[float]]] = defaultdict(list)
-    splits: dict[str, tuple[list, list, list]] = {"dev": ([], [], []), "test": ([], [], [])}
-    for s in samples:
-        path = cache.path_for(s)
-        if not path.is_file() or s.split not in splits:
-            continue
-        video = CachedVideo(path)
-        if len(video) <= interval:
-            continue
-        value = measure(s, video)
-        if not math.isfinite(value):
-            continue
-        scores, labels, pais = splits[s.split]
-        scores.append(value)
-        labels.append(int(s.label))
-        pais.append(s.pai)
-        if s.split == "test":
-            per_species[s.pai].append([value])
-    return splits, per_species
-
-
-def _crop_change_report(samples, cache, interval: int) -> tuple[str, dict]:
-    splits, per_species = _per_video(
-        samples, cache, interval, lambda s, v: crop_change(v.eval_crops(np.arange(len(v))), interval)
+def motion_reports(videos: list[_Video]) -> tuple[str, dict]:
+    """The crop-change report, and with background motion measured, its report and the two combined:
+    ``z(crop change) - z(background motion)``, each standardised on the dev videos (no fitted weights)."""
+    text, result = _score_report("crop change", "grey levels", videos, lambda v: v.values["crop change"])
+    out = {"crop_change": result}
+    if not any("background motion" in v.values for v in videos):
+        return text, out
+    bg_text, out["background_motion"] = _score_report(
+        "background motion",
+        "% of the frame width per interval",
+        videos,
+        lambda v: v.values["background motion"],
+        live_high=False,
     )
-    return _score_report("crop change", "grey levels", splits, per_species, live_high=True)
-
-
-def _video_background_motion(sample, video, interval: int) -> float:
-    from livenessapp_training.preprocess import iter_frames
-
-    wanted = {int(f): k for k, f in enumerate(video.frame_indices)}
-    grey, marks = [], []
-    for index, frame in iter_frames(Path(sample.path)):
-        row = wanted.get(index)
-        if row is not None:
-            grey.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
-            marks.append(video.rows("landmarks", [row])[0])
-    return background_motion(grey, marks, interval)
-
-
-def _background_report(samples, cache, interval: int) -> tuple[str, dict]:
-    splits, per_species = _per_video(
-        samples, cache, interval, lambda s, v: _video_background_motion(s, v, interval)
+    dev = np.array(
+        [
+            [v.values["crop change"], v.values["background motion"]]
+            for v in videos
+            if v.split == "dev" and math.isfinite(v.values["background motion"])
+        ]
     )
-    return _score_report(
-        "background motion", "% of the frame width per interval", splits, per_species, live_high=False
+    mean, std = dev.mean(0), np.maximum(dev.std(0), 1e-9)
+    both_text, out["combined"] = _score_report(
+        "z(crop change) - z(background motion)",
+        f"each standardised on dev: crop change {mean[0]:.3f} ± {std[0]:.3f}, background {mean[1]:.3f} ± {std[1]:.3f}",
+        videos,
+        lambda v: (
+            (v.values["crop change"] - mean[0]) / std[0] - (v.values["background motion"] - mean[1]) / std[1]
+        ),
     )
+    return text + "\n\n" + bg_text + "\n\n" + both_text, out
 
 
 def _network_report(model, meta: dict, samples, cache, split: str, max_videos: int) -> tuple[str, dict]:
@@ -268,11 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    text, result = _crop_change_report(samples, cache, args.interval)
-    out = {"crop_change": result}
-    if args.background:
-        bg_text, out["background_motion"] = _background_report(samples, cache, args.interval)
-        text += "\n\n" + bg_text
+    text, out = motion_reports(_measure_videos(samples, cache, args.interval, args.background))
     if model is not None:
         net_text, out["network"] = _network_report(model, meta, samples, cache, args.split, args.max_videos)
         text += "\n\n" + net_text

@@ -5,7 +5,14 @@ import cv2
 import numpy as np
 import pytest
 
-from livenessapp_training.motion_probe import background_mask, background_motion, crop_change, species_table
+from livenessapp_training.motion_probe import (
+    _Video,
+    background_mask,
+    background_motion,
+    crop_change,
+    motion_reports,
+    species_table,
+)
 
 
 def _texture(size=64, seed=0):
@@ -69,8 +76,40 @@ def test_background_motion_is_zero_for_a_still_camera_and_measures_a_carried_bac
 
 def test_background_mask_leaves_out_the_head_and_torso():
     marks = np.array([[140, 150, 0], [180, 200, 0]], np.float32)  # a 40 x 50 face box
-    mask = background_mask((360, 480), marks)  # head and torso: x 90..230, y 87.5..bottom
-    assert mask[0, 0] == 255 and mask[359, 0] == 255 and mask[0, 479] == 255  # sides and top corners
-    assert mask[175, 160] == 0 and mask[359, 160] == 0  # the face and the torso below it
-    assert mask[80, 160] == 255 and mask[175, 85] == 255 and mask[175, 235] == 255  # just outside
-    assert mask[90, 95] == 0 and mask[300, 225] == 0  # just inside
+    mask = background_mask((360, 480), marks)
+    # head: x 126..194, y 120..212.5; torso: x 90..230 from y 212.5 down
+    assert mask[0, 0] == 255 and mask[359, 0] == 255 and mask[0, 479] == 255  # corners
+    assert mask[175, 160] == 0 and mask[125, 130] == 0 and mask[359, 160] == 0 and mask[300, 95] == 0
+    assert mask[115, 160] == 255 and mask[175, 120] == 255 and mask[175, 200] == 255  # beside the head
+    assert mask[300, 85] == 255 and mask[300, 235] == 255  # beside the shoulders
+
+
+def test_motion_reports_threshold_each_statistic_on_dev_and_combine_them():
+    rng = np.random.default_rng(0)
+    videos = []
+    for split in ("dev", "test"):
+        for _ in range(20):
+            # live: the face deforms, the background stays; print: neither; replay: both move
+            for pai, crop, background in (
+                ("live", 10, 0.3),
+                ("print_flat", 3, 0.6),
+                ("replay_moving", 10, 0.7),
+            ):
+                values = {
+                    "crop change": crop + rng.normal(0, 1),
+                    "background motion": background + rng.normal(0, 0.05),
+                }
+                videos.append(_Video(split, int(pai == "live"), pai, values))
+    videos.append(_Video("test", 1, "live", {"crop change": 9.0, "background motion": float("nan")}))
+    text, out = motion_reports(videos)
+    assert set(out) == {"crop_change", "background_motion", "combined"}
+    assert out["crop_change"]["as_score"]["apcer_per_pai"]["print_flat"] == 0.0
+    assert out["crop_change"]["as_score"]["apcer_per_pai"]["replay_moving"] > 0.3  # replays deform too
+    assert out["background_motion"]["as_score"]["apcer_per_pai"]["replay_moving"] == 0.0
+    assert out["background_motion"]["test_videos_without_a_value"] == {"live": 1}
+    assert out["combined"]["as_score"]["acer"] == 0.0
+    assert "without a value (left out): live 1" in text
+    only_crop, out = motion_reports(
+        [_Video(v.split, v.label, v.pai, {"crop change": v.values["crop change"]}) for v in videos]
+    )
+    assert set(out) == {"crop_change"}
