@@ -1,6 +1,6 @@
 """``liveness-train motion-probe``: is there motion evidence in the data, and does the network see it?
 
-Two measurements per PAI species, on a preprocessed dataset (the cache ``fit`` builds):
+Measurements per PAI species, on a preprocessed dataset (the cache ``fit`` builds):
 
 - **crop change** (no learning): how much the inner half of the face crop changes between frames
   ``interval`` apart once the best global shift is taken out (phase correlation). A live head turns and its
@@ -224,6 +224,8 @@ def motion_reports(videos: list[_Video]) -> tuple[str, dict]:
             if v.split == "dev" and math.isfinite(v.values["background motion"])
         ]
     )
+    if len(dev) < 2:
+        return text + "\n\n" + bg_text, out
     mean, std = dev.mean(0), np.maximum(dev.std(0), 1e-9)
     both_text, out["combined"] = _score_report(
         "z(crop change) - z(background motion)",
