@@ -10,7 +10,8 @@ Measurements per PAI species, on a preprocessed dataset (the cache ``fit`` build
   between frames ``interval`` apart -- the median optical flow of corner features outside the head and
   torso (:func:`background_mask`), in % of the frame width; a video with too little background in view
   has no value and is counted apart. With both measured, also their combination ``z(crop change) -
-  z(background motion)``, each standardised on the dev videos (no fitted weights). A camera on a
+  z(background motion)``, each standardised on the dev videos (no fitted weights); and the background's
+  motion relative to the face (the face's own shift taken off), which is what face-aligned crops see. A camera on a
   desk or a kiosk stays put while a live head moves in front of it; a hand-held screen or print carries
   its whole picture, background included, along with the hand (the screen's own motion, ``Δv`` of the
   arXiv paper's Eq. 14). The network cannot see this: its crops are aligned to the face in every frame.
@@ -82,11 +83,16 @@ def background_mask(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray
 
 
 def background_motion(
-    grey: Sequence[np.ndarray], landmarks: Sequence[np.ndarray], interval: int = 3, min_points: int = 8
+    grey: Sequence[np.ndarray],
+    landmarks: Sequence[np.ndarray],
+    interval: int = 3,
+    min_points: int = 8,
+    relative_to_face: bool = False,
 ) -> float:
     """Median displacement (in % of the frame width) of background corner features between frames
     ``interval`` apart, averaged over the pairs; NaN when no pair has ``min_points`` tracked features
-    (a face filling the frame leaves no background)."""
+    (a face filling the frame leaves no background). ``relative_to_face``: the displacement after the face's
+    own shift (median landmark shift) is taken off -- what a crop aligned to the face in every frame sees."""
     if len(grey) != len(landmarks):
         raise ValueError(f"{len(grey)} frames but {len(landmarks)} landmark sets")
     width = grey[0].shape[1]
@@ -101,8 +107,13 @@ def background_motion(
         ok = status.ravel() == 1
         if ok.sum() < min_points:
             continue
-        shift = np.linalg.norm((nxt - pts).reshape(-1, 2)[ok], axis=1)
-        moves.append(100.0 * float(np.median(shift)) / width)
+        flow = (nxt - pts).reshape(-1, 2)[ok]
+        if relative_to_face:
+            face = np.median(landmarks[i + interval][:, :2] - landmarks[i][:, :2], axis=0)
+            shift = float(np.linalg.norm(np.median(flow, axis=0) - face))
+        else:
+            shift = float(np.median(np.linalg.norm(flow, axis=1)))
+        moves.append(100.0 * shift / width)
     return float(np.mean(moves)) if moves else math.nan
 
 
@@ -139,12 +150,17 @@ def _measure_videos(samples, cache, interval: int, background: bool) -> list[_Vi
             continue
         values = {"crop change": crop_change(video.eval_crops(np.arange(len(video))), interval)}
         if background:
-            values["background motion"] = _video_background_motion(s, video, interval)
+            grey, marks = _frames_and_landmarks(s, video)
+            values["background motion"] = background_motion(grey, marks, interval)
+            values["background relative to the face"] = background_motion(
+                grey, marks, interval, relative_to_face=True
+            )
         videos.append(_Video(s.split, int(s.label), s.pai, values))
     return videos
 
 
-def _video_background_motion(sample, video, interval: int) -> float:
+def _frames_and_landmarks(sample, video) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Grey frames of the video and their cached face-mesh landmarks, for the frames in the cache."""
     from livenessapp_training.preprocess import iter_frames
 
     wanted = {int(f): k for k, f in enumerate(video.frame_indices)}
@@ -154,7 +170,7 @@ def _video_background_motion(sample, video, interval: int) -> float:
         if row is not None:
             grey.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
             marks.append(video.rows("landmarks", [row])[0])
-    return background_motion(grey, marks, interval)
+    return grey, marks
 
 
 def _score_report(
@@ -235,7 +251,13 @@ def motion_reports(videos: list[_Video]) -> tuple[str, dict]:
             (v.values["crop change"] - mean[0]) / std[0] - (v.values["background motion"] - mean[1]) / std[1]
         ),
     )
-    return text + "\n\n" + bg_text + "\n\n" + both_text, out
+    rel_text, out["background_relative_to_face"] = _score_report(
+        "background relative to the face",
+        "% of the frame width per interval, after the face's own shift: what face-aligned crops see",
+        videos,
+        lambda v: v.values.get("background relative to the face", math.nan),
+    )
+    return "\n\n".join((text, bg_text, both_text, rel_text)), out
 
 
 def _network_report(model, meta: dict, samples, cache, split: str, max_videos: int) -> tuple[str, dict]:

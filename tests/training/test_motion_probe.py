@@ -72,6 +72,12 @@ def test_background_motion_is_zero_for_a_still_camera_and_measures_a_carried_bac
     assert background_motion(still, marks) == pytest.approx(0.0, abs=0.05)
     # 2 px per frame, 3 frames apart, on a 320 px wide frame: 1.9 % of the width
     assert background_motion(carried, marks_carried) == pytest.approx(100 * 6 / 320, rel=0.1)
+    # relative to the face (3 px per frame to the right): the still background moves 9 px per 3 frames
+    # against it, the carried one (2 px per frame to the left) 15 px
+    assert background_motion(still, marks, relative_to_face=True) == pytest.approx(100 * 9 / 320, rel=0.1)
+    assert background_motion(carried, marks_carried, relative_to_face=True) == pytest.approx(
+        100 * 15 / 320, rel=0.1
+    )
 
 
 def test_background_mask_leaves_out_the_head_and_torso():
@@ -102,7 +108,7 @@ def test_motion_reports_threshold_each_statistic_on_dev_and_combine_them():
                 videos.append(_Video(split, int(pai == "live"), pai, values))
     videos.append(_Video("test", 1, "live", {"crop change": 9.0, "background motion": float("nan")}))
     text, out = motion_reports(videos)
-    assert set(out) == {"crop_change", "background_motion", "combined"}
+    assert set(out) == {"crop_change", "background_motion", "combined", "background_relative_to_face"}
     assert out["crop_change"]["as_score"]["apcer_per_pai"]["print_flat"] == 0.0
     assert out["crop_change"]["as_score"]["apcer_per_pai"]["replay_moving"] > 0.3  # replays deform too
     assert out["background_motion"]["as_score"]["apcer_per_pai"]["replay_moving"] == 0.0
