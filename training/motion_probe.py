@@ -38,7 +38,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["background_mask", "background_motion", "crop_change", "main", "motion_reports", "species_table"]
+__all__ = [
+    "background_mask",
+    "background_motion",
+    "background_motions",
+    "crop_change",
+    "main",
+    "motion_reports",
+    "species_table",
+]
 
 
 def crop_change(crops: np.ndarray, interval: int = 3) -> float:
@@ -82,21 +90,18 @@ def background_mask(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray
     return mask
 
 
-def background_motion(
-    grey: Sequence[np.ndarray],
-    landmarks: Sequence[np.ndarray],
-    interval: int = 3,
-    min_points: int = 8,
-    relative_to_face: bool = False,
-) -> float:
-    """Median displacement (in % of the frame width) of background corner features between frames
-    ``interval`` apart, averaged over the pairs; NaN when no pair has ``min_points`` tracked features
-    (a face filling the frame leaves no background). ``relative_to_face``: the displacement after the face's
-    own shift (median landmark shift) is taken off -- what a crop aligned to the face in every frame sees."""
+def background_motions(
+    grey: Sequence[np.ndarray], landmarks: Sequence[np.ndarray], interval: int = 3, min_points: int = 8
+) -> tuple[float, float]:
+    """Background motion between frames ``interval`` apart, in % of the frame width, averaged over the
+    pairs, in one pass of corner detection and optical flow: (the median displacement of the background's
+    corner features, the same after the face's own shift -- its median landmark shift -- is taken off, which
+    is what a crop aligned to the face in every frame sees). NaN when no pair has ``min_points`` tracked
+    features (a face filling the frame leaves no background)."""
     if len(grey) != len(landmarks):
         raise ValueError(f"{len(grey)} frames but {len(landmarks)} landmark sets")
     width = grey[0].shape[1]
-    moves = []
+    absolute, relative = [], []
     for i in range(0, len(grey) - interval, interval):
         a, b = grey[i], grey[i + interval]
         mask = background_mask(a.shape, landmarks[i])
@@ -108,13 +113,24 @@ def background_motion(
         if ok.sum() < min_points:
             continue
         flow = (nxt - pts).reshape(-1, 2)[ok]
-        if relative_to_face:
-            face = np.median(landmarks[i + interval][:, :2] - landmarks[i][:, :2], axis=0)
-            shift = float(np.linalg.norm(np.median(flow, axis=0) - face))
-        else:
-            shift = float(np.median(np.linalg.norm(flow, axis=1)))
-        moves.append(100.0 * shift / width)
-    return float(np.mean(moves)) if moves else math.nan
+        face = np.median(landmarks[i + interval][:, :2] - landmarks[i][:, :2], axis=0)
+        absolute.append(100.0 * float(np.median(np.linalg.norm(flow, axis=1))) / width)
+        relative.append(100.0 * float(np.linalg.norm(np.median(flow, axis=0) - face)) / width)
+    if not absolute:
+        return math.nan, math.nan
+    return float(np.mean(absolute)), float(np.mean(relative))
+
+
+def background_motion(
+    grey: Sequence[np.ndarray],
+    landmarks: Sequence[np.ndarray],
+    interval: int = 3,
+    min_points: int = 8,
+    relative_to_face: bool = False,
+) -> float:
+    """One of :func:`background_motions`: the absolute motion, or with ``relative_to_face`` the motion after
+    the face's own shift is taken off."""
+    return background_motions(grey, landmarks, interval, min_points)[int(relative_to_face)]
 
 
 def species_table(rows: dict[str, list[list[float]]], columns: Sequence[str]) -> str:
@@ -150,11 +166,9 @@ def _measure_videos(samples, cache, interval: int, background: bool) -> list[_Vi
             continue
         values = {"crop change": crop_change(video.eval_crops(np.arange(len(video))), interval)}
         if background:
-            grey, marks = _frames_and_landmarks(s, video)
-            values["background motion"] = background_motion(grey, marks, interval)
-            values["background relative to the face"] = background_motion(
-                grey, marks, interval, relative_to_face=True
-            )
+            absolute, relative = background_motions(*_frames_and_landmarks(s, video), interval)
+            values["background motion"] = absolute
+            values["background relative to the face"] = relative
         videos.append(_Video(s.split, int(s.label), s.pai, values))
     return videos
 
