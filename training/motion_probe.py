@@ -178,13 +178,13 @@ def _frames_and_landmarks(sample, video) -> tuple[list[np.ndarray], list[np.ndar
     from livenessapp_training.preprocess import iter_frames
 
     wanted = {int(f): k for k, f in enumerate(video.frame_indices)}
-    grey, marks = [], []
+    grey, rows = [], []
     for index, frame in iter_frames(Path(sample.path)):
         row = wanted.get(index)
         if row is not None:
             grey.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
-            marks.append(video.rows("landmarks", [row])[0])
-    return grey, marks
+            rows.append(row)
+    return grey, list(video.rows("landmarks", rows))
 
 
 def _score_report(
