@@ -204,10 +204,9 @@ def plan_clip(
     """Plan clip ``index``. Clips come in groups of 4 sharing one synthetic identity and one scene (like an
     OULU-NPU session): live, print, replay, live (so 50 % live; prints 60 % flat / 40 % bent; replays
     75 % moving / 25 % still, all moving in ``motion_only``, see below). The group's split is drawn
-    60/20/20; the identity's morph seed, the scene
-    (background x lighting) and the camera come from pools disjoint between splits, and with >= 5 photos
-    the photos themselves are split by a hash of their name (else all photos are shared and the identity
-    morph / tone / mirror make the identities)."""
+    60/20/20; the identity's morph seed, the scene (background x lighting) and the camera come from pools
+    disjoint between splits, and with >= 5 photos the photos themselves are split by a hash of their name
+    (else all photos are shared and the identity morph / tone / mirror make the identities)."""
     if protocol not in ("normal", "motion_only"):
         raise ValueError(f"unknown protocol {protocol!r}")
     group, slot = divmod(int(index), 4)
