@@ -18,6 +18,11 @@ Writes into the output folder: ``eval.json`` (everything, the exporter reads ``t
 ``--photometric`` also re-scores the test split under :data:`LIGHT_SHIFTS` (the crops' pixels times a gain
 per channel: darker / brighter exposure, warmer / cooler light, clipped to 0..255 as a camera clips) at the
 unchanged threshold: how far the decisions move with the light alone.
+
+``--apply-to train`` applies the dev threshold to the training split instead of the test split (the report,
+CSV and plots name it; written to ``RUN/eval-train`` by default): a fit check. A model that misclassifies
+its own training videos is held back by its capacity or training budget (under-fitting), not by the test
+split's unseen conditions (over-fitting); the two call for different remedies.
 """
 
 from __future__ import annotations
@@ -355,7 +360,12 @@ def evaluate_protocol(
 
 
 def _plots(
-    out_dir: Path, dev: VideoScores | None, test: VideoScores, report: dict, primary: str
+    out_dir: Path,
+    dev: VideoScores | None,
+    test: VideoScores,
+    report: dict,
+    primary: str,
+    test_name: str = "test",
 ) -> list[str]:
     import matplotlib
 
@@ -365,7 +375,7 @@ def _plots(
 
     files = []
     variants = [k for k in VARIANTS if k in report]
-    sets = [("test", test)] + ([("dev", dev)] if dev is not None else [])
+    sets = [(test_name, test)] + ([("dev", dev)] if dev is not None else [])
     # ROC
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, vs in sets:
@@ -373,7 +383,7 @@ def _plots(
             s, y, _ = vs.split(k)
             if (y == 1).any() and (y == 0).any():
                 far, tpr, _ = M.roc_curve(s, y)
-                ax.plot(far, tpr, "-" if name == "test" else ":", label=f"{name} {k}")
+                ax.plot(far, tpr, "-" if name == test_name else ":", label=f"{name} {k}")
     ax.plot([0, 1], [0, 1], color="0.8", lw=0.8)
     ax.set(
         xlabel="APCER (all attacks)",
@@ -396,7 +406,7 @@ def _plots(
             if (y == 1).any() and (y == 0).any():
                 a, b, _ = M.det_curve(s, y)
                 a, b = np.clip(a, lo, 1 - lo), np.clip(b, lo, 1 - lo)
-                ax.plot(norm.ppf(a), norm.ppf(b), "-" if name == "test" else ":", label=f"{name} {k}")
+                ax.plot(norm.ppf(a), norm.ppf(b), "-" if name == test_name else ":", label=f"{name} {k}")
     ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5])
     ax.set_xticks(norm.ppf(ticks), [f"{t:g}" for t in ticks])
     ax.set_yticks(norm.ppf(ticks), [f"{t:g}" for t in ticks])
@@ -419,7 +429,7 @@ def _plots(
             ax.hist(s[sel], bins=bins, alpha=0.5, label=species)
         ax.axvline(report[k]["threshold"], color="k", ls="--", lw=1, label="threshold")
         ax.set(
-            xlabel=f"{k} (video level, test)",
+            xlabel=f"{k} (video level, {test_name})",
             ylabel="videos",
             title=f"{k}" + (" (primary)" if k == primary else ""),
         )
@@ -445,9 +455,17 @@ def markdown_report(result: dict) -> str:
         f"- {result['created']}, {result['seconds']:.1f} s",
         "",
     ]
+    scored = result.get("applied_to", "test")
+    if scored != "test":
+        lines += [
+            f"**Fit check: the dev threshold is applied to the {scored} split, not the test split.** Errors "
+            "here mean the model does not fit the data it was trained on (capacity or training budget); "
+            f'the columns headed "test" below are the {scored} split\'s.',
+            "",
+        ]
     for proto, r in result["protocols"].items():
         lines += [f"## Protocol {proto}", ""]
-        lines += [f"Videos: dev {r['counts'].get('dev', {})}, test {r['counts'].get('test', {})}", ""]
+        lines += [f"Videos: dev {r['counts'].get('dev', {})}, {scored} {r['counts'].get(scored, {})}", ""]
         lines += [
             "| score | threshold | source | APCER % | BPCER % | ACER % | HTER % | EER % (test) | BPCER@APCER=1% | BPCER@APCER=5% |",
             "|---|---|---|---|---|---|---|---|---|---|",
@@ -461,14 +479,14 @@ def markdown_report(result: dict) -> str:
             )
         prim = r["variants"].get(result["primary"])
         if prim:
-            lines += ["", f"APCER per PAI species (test, `{result['primary']}`):", ""]
+            lines += ["", f"APCER per PAI species ({scored}, `{result['primary']}`):", ""]
             lines += ["| PAI | videos | APCER % |", "|---|---|---|"]
             for sp, a in prim["test"]["apcer_per_pai"].items():
                 lines.append(f"| {sp} | {prim['test']['num_attack_per_pai'][sp]} | {_pct(a)} |")
         if r.get("photometric"):
             lines += [
                 "",
-                f"Test split under a shifted light, threshold unchanged (`{result['primary']}`):",
+                f"The {scored} split under a shifted light, threshold unchanged (`{result['primary']}`):",
                 "",
             ]
             lines += ["| light | RGB gain | APCER % | BPCER % | ACER % |", "|---|---|---|---|---|"]
@@ -497,11 +515,11 @@ def markdown_report(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_csv(path: Path, dev: VideoScores | None, test: VideoScores) -> None:
+def _write_csv(path: Path, dev: VideoScores | None, test: VideoScores, test_name: str = "test") -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["split", "video_id", "label", "pai", "clips", *VARIANTS])
-        for name, vs in (("dev", dev), ("test", test)):
+        for name, vs in (("dev", dev), (test_name, test)):
             if vs is None:
                 continue
             for row in vs.rows():
@@ -555,6 +573,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--photometric",
         action="store_true",
         help="also score the test split under darker/brighter exposure and warmer/cooler light",
+    )
+    p.add_argument(
+        "--apply-to",
+        choices=["test", "train"],
+        default="test",
+        help="the split the dev threshold is applied to; train = a fit check (does the model separate the "
+        "videos it was trained on?), written to RUN/eval-train",
     )
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -631,12 +656,14 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
     protocols = args.protocol or [tcfg.get("protocol") if not args.dataset else None]
     cache_dir = args.cache_dir or tcfg.get("cache_dir") or "cache"
     src = Path(args.model)
+    scored_split = getattr(args, "apply_to", "test")
+    suffix = "" if scored_split == "test" else f"-{scored_split}"
     if args.out:
         out_dir = Path(args.out)
     elif src.suffix.lower() == ".onnx":
-        out_dir = src.with_name(src.stem + "-eval")
+        out_dir = src.with_name(src.stem + "-eval" + suffix)
     else:
-        out_dir = (src if src.is_dir() else src.parent) / "eval"
+        out_dir = (src if src.is_dir() else src.parent) / ("eval" + suffix)
     out_dir.mkdir(parents=True, exist_ok=True)
     given: dict[str, float] = {}
     if args.threshold_from:
@@ -655,15 +682,18 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         "threshold_mode": args.threshold_mode,
         "target_bpcer": args.target_bpcer,
         "primary": args.primary,
+        "applied_to": scored_split,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": command,
         "protocols": {},
     }
     for proto in protocols:
         samples = load_dataset(kind, root, proto)
-        splits = {name: select(samples, name) for name in ("dev", "test")}
+        # "test" is the role (the split the dev threshold is applied to); --apply-to train fills it with the
+        # training split
+        splits = {"dev": select(samples, "dev"), "test": select(samples, scored_split)}
         if not splits["test"]:
-            raise SystemExit(f"eval: no test split in {kind} protocol {proto}")
+            raise SystemExit(f"eval: no {scored_split} split in {kind} protocol {proto}")
         need = [s for s in splits["dev"] + splits["test"] if not cache.has(s)]
         if need and args.no_preprocess:
             raise SystemExit(f"eval: {len(need)} videos are not preprocessed in {cache_dir}")
@@ -684,16 +714,24 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
             scored[name] = video_level(clips) if len(clips) else None
             if scored[name] is not None:
                 vs = scored[name]
-                counts[name] = {p: int(sum(1 for x in vs.pai if x == p)) for p in sorted(set(vs.pai))}
+                counts[scored_split if name == "test" else name] = {
+                    p: int(sum(1 for x in vs.pai if x == p)) for p in sorted(set(vs.pai))
+                }
         if scored["test"] is None:
-            raise SystemExit(f"eval: no complete clips in the test split of {kind} protocol {proto}")
+            raise SystemExit(
+                f"eval: no complete clips in the {scored_split} split of {kind} protocol {proto}"
+            )
         variants = evaluate_protocol(
             scored["dev"], scored["test"], args.threshold_mode, args.target_bpcer, given, skip=untrained
         )
         pdir = out_dir / str(proto or "all") if len(protocols) > 1 else out_dir
         pdir.mkdir(parents=True, exist_ok=True)
-        _write_csv(pdir / "scores.csv", scored["dev"], scored["test"])
-        plots = [] if args.no_plots else _plots(pdir, scored["dev"], scored["test"], variants, args.primary)
+        _write_csv(pdir / "scores.csv", scored["dev"], scored["test"], scored_split)
+        plots = (
+            []
+            if args.no_plots
+            else _plots(pdir, scored["dev"], scored["test"], variants, args.primary, scored_split)
+        )
         entry = {"counts": counts, "variants": variants, "plots": plots}
         if args.photometric:
             threshold = variants[args.primary]["threshold"]
@@ -737,7 +775,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run_eval(args, command="liveness-train eval " + shlex.join(argv))
     prim = result["variants"][result["primary"]]["test"]
     print(
-        f"{result['primary']}: threshold {result['threshold']:.4f}  test APCER {_pct(prim['apcer'])}%  "
+        f"{result['primary']}: threshold {result['threshold']:.4f}  {result['applied_to']} "
+        f"APCER {_pct(prim['apcer'])}%  "
         f"BPCER {_pct(prim['bpcer'])}%  ACER {_pct(prim['acer'])}%  EER {_pct(prim.get('eer'))}%"
     )
     return 0

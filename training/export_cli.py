@@ -281,6 +281,11 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     eval_result = json.loads(eval_path.read_text()) if eval_path.is_file() else None
     if args.eval_json and eval_result is None:
         raise SystemExit(f"export: {eval_path} not found")
+    if eval_result is not None and eval_result.get("applied_to", "test") != "test":
+        raise SystemExit(
+            f"export: {eval_path} is a fit check on the {eval_result['applied_to']} split (eval --apply-to); "
+            "the model card needs the held-out test split: give the eval.json of a plain `liveness-train eval`"
+        )
     if args.threshold is not None:
         threshold = float(args.threshold)
     elif eval_result is not None:

@@ -123,3 +123,13 @@ def test_card_names_the_one_command_recipe(tmp_path):
     assert EC._recipe_of(run) is None  # a plain training config: nothing to simulate, no recipe
     recipe.write_text('[train]\nmodel = "tiny"\n[simulate]\nclips = 4\n')
     assert EC._recipe_of(run) == str(recipe)
+
+
+def test_a_fit_check_eval_cannot_feed_the_model_card(run_dir):
+    """``eval --apply-to train`` scores the training videos: its metrics must not reach a card as test metrics."""
+    fit_check = json.loads((run_dir / "eval" / "eval.json").read_text()) | {"applied_to": "train"}
+    path = run_dir / "eval-train.json"
+    path.write_text(json.dumps(fit_check))
+    with pytest.raises(SystemExit, match="fit check on the train split"):
+        EC.main([str(run_dir), "--out", str(run_dir / "m3"), "--eval-json", str(path)])
+    assert not (run_dir / "m3" / "sgtd.onnx").exists()

@@ -102,6 +102,29 @@ def test_simulate_fit_resume_eval_export(tmp_path):
     for f in ("report.md", "scores.csv", "roc.png", "det.png", "hist_score.png"):
         assert (run / "eval" / f).is_file(), f
 
+    # The fit check: the same dev threshold applied to the training videos, written beside, named as such.
+    assert cli.main(["eval", str(run), "--num-workers", "0", "--no-progress", "--apply-to", "train"]) == 0
+    fit_check = json.loads((run / "eval-train" / "eval.json").read_text())
+    assert fit_check["applied_to"] == "train"
+    assert fit_check["threshold"] == pytest.approx(ev["threshold"])  # chosen on the same dev videos
+    assert set(fit_check["protocols"]["all"]["counts"]) == {"dev", "train"}
+    csv_splits = {
+        line.split(",")[0] for line in (run / "eval-train" / "scores.csv").read_text().splitlines()[1:]
+    }
+    assert csv_splits == {"dev", "train"}
+    train_ids = {
+        json.loads(x)["clip_id"]
+        for x in (data / "manifest.jsonl").read_text().splitlines()
+        if json.loads(x)["split"] == "train"
+    }
+    scored_ids = {
+        line.split(",")[1]
+        for line in (run / "eval-train" / "scores.csv").read_text().splitlines()[1:]
+        if line.startswith("train,")
+    }
+    assert scored_ids and scored_ids <= train_ids
+    assert "Fit check" in (run / "eval-train" / "report.md").read_text()
+
     out = tmp_path / "model"
     assert cli.main(["export", str(run), "--name", "tinysgtd", "--out", str(out)]) == 0
     for f in ("tinysgtd.onnx", "tinysgtd.encoder.onnx", "tinysgtd.temporal.onnx", "tinysgtd.md"):
