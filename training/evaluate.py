@@ -459,15 +459,14 @@ def markdown_report(result: dict) -> str:
     if scored != "test":
         lines += [
             f"**Fit check: the dev threshold is applied to the {scored} split, not the test split.** Errors "
-            "here mean the model does not fit the data it was trained on (capacity or training budget); "
-            f'the columns headed "test" below are the {scored} split\'s.',
+            "here mean the model does not fit the data it was trained on (capacity or training budget).",
             "",
         ]
     for proto, r in result["protocols"].items():
         lines += [f"## Protocol {proto}", ""]
         lines += [f"Videos: dev {r['counts'].get('dev', {})}, {scored} {r['counts'].get(scored, {})}", ""]
         lines += [
-            "| score | threshold | source | APCER % | BPCER % | ACER % | HTER % | EER % (test) | BPCER@APCER=1% | BPCER@APCER=5% |",
+            f"| score | threshold | source | APCER % | BPCER % | ACER % | HTER % | EER % ({scored}) | BPCER@APCER=1% | BPCER@APCER=5% |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for k, v in r["variants"].items():
@@ -656,7 +655,7 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
     protocols = args.protocol or [tcfg.get("protocol") if not args.dataset else None]
     cache_dir = args.cache_dir or tcfg.get("cache_dir") or "cache"
     src = Path(args.model)
-    scored_split = getattr(args, "apply_to", "test")
+    scored_split = args.apply_to
     suffix = "" if scored_split == "test" else f"-{scored_split}"
     if args.out:
         out_dir = Path(args.out)

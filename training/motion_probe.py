@@ -11,10 +11,10 @@ Measurements per PAI species, on a preprocessed dataset (the cache ``fit`` build
   torso (:func:`background_mask`), in % of the frame width; a video with too little background in view
   has no value and is counted apart. With both measured, also their combination ``z(crop change) -
   z(background motion)``, each standardised on the dev videos (no fitted weights); and the background's
-  motion relative to the face (the face's own shift taken off), which is what face-aligned crops see. A camera on a
-  desk or a kiosk stays put while a live head moves in front of it; a hand-held screen or print carries
-  its whole picture, background included, along with the hand (the screen's own motion, ``Δv`` of the
-  arXiv paper's Eq. 14). The network cannot see this: its crops are aligned to the face in every frame.
+  motion relative to the face (the face's own shift taken off), which is what face-aligned crops see. A
+  camera on a desk or a kiosk stays put while a live head moves in front of it; a hand-held screen or print
+  carries its whole picture, background included, along with the hand (the screen's own motion, ``Δv`` of
+  the arXiv paper's Eq. 14). The network cannot see this: its crops are aligned to the face in every frame.
 - with ``--run``: the run's single-frame part on the same clips: the relative change of the features it
   hands to the STPM (``|F_l(t+1) - F_l(t)| / |F_l(t)|``, levels 1-3) -- the motion evidence the STPM gets
   -- and, for a multi-frame run, the spread of ``D_multi`` and of the binary head's logit margin; a ``p_live``

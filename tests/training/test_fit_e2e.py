@@ -108,20 +108,11 @@ def test_simulate_fit_resume_eval_export(tmp_path):
     assert fit_check["applied_to"] == "train"
     assert fit_check["threshold"] == pytest.approx(ev["threshold"])  # chosen on the same dev videos
     assert set(fit_check["protocols"]["all"]["counts"]) == {"dev", "train"}
-    csv_splits = {
-        line.split(",")[0] for line in (run / "eval-train" / "scores.csv").read_text().splitlines()[1:]
-    }
-    assert csv_splits == {"dev", "train"}
-    train_ids = {
-        json.loads(x)["clip_id"]
-        for x in (data / "manifest.jsonl").read_text().splitlines()
-        if json.loads(x)["split"] == "train"
-    }
-    scored_ids = {
-        line.split(",")[1]
-        for line in (run / "eval-train" / "scores.csv").read_text().splitlines()[1:]
-        if line.startswith("train,")
-    }
+    csv_rows = [line.split(",") for line in (run / "eval-train" / "scores.csv").read_text().splitlines()[1:]]
+    assert {row[0] for row in csv_rows} == {"dev", "train"}
+    manifest = [json.loads(x) for x in (data / "manifest.jsonl").read_text().splitlines()]
+    train_ids = {r["clip_id"] for r in manifest if r["split"] == "train"}
+    scored_ids = {row[1] for row in csv_rows if row[0] == "train"}
     assert scored_ids and scored_ids <= train_ids
     assert "Fit check" in (run / "eval-train" / "report.md").read_text()
 
