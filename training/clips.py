@@ -136,6 +136,11 @@ class ClipDataset(Dataset):
     ``mask`` float32 [Nf, 1, d, d] (the face-mesh mask, spoof too: Eq. 18), ``label`` int64 (1 live),
     ``video_id`` str, ``pai`` str, ``start`` int (first frame index of the clip).
     Videos not in the cache are skipped with a warning (``self.missing``).
+
+    A still capture (``sample.is_still``: images that are not consecutive frames) gives a clip at every
+    image, of consecutive images (interval 1). ``repeat`` (one count per sample, default 1) lists a
+    sample's clips that many times, to weigh a small dataset up in a mix; each copy draws its own
+    augmentation.
     """
 
     def __init__(
@@ -148,6 +153,7 @@ class ClipDataset(Dataset):
         aug: AugmentConfig | None = None,
         stride: int = 10,
         max_open_videos: int = 16,
+        repeat: Sequence[int] | None = None,
     ):
         self.cache = cache
         self.cfg = cfg
@@ -176,9 +182,13 @@ class ClipDataset(Dataset):
         self.samples: list[VideoSample] = []
         self._paths: list = []
         self._frames: list[np.ndarray] = []
+        self._spacing: list[tuple[int, int]] = []  # (frame interval, clip stride) per video
         self.items: list[tuple[int, int]] = []  # (video, grid start)
         self.missing: list[str] = []
-        for s in samples:
+        repeat = list(repeat) if repeat is not None else [1] * len(samples)
+        if len(repeat) != len(samples):
+            raise ValueError(f"repeat has {len(repeat)} counts for {len(samples)} samples")
+        for s, copies in zip(samples, repeat, strict=True):
             path = cache.path_for(s)
             if not path.is_file():
                 self.missing.append(s.video_id)
@@ -188,10 +198,10 @@ class ClipDataset(Dataset):
             self.samples.append(s)
             self._paths.append(path)
             self._frames.append(video.frame_indices)
-            for t in clip_starts(
-                video.frame_indices, self.num_frames, self.interval, self.stride, s.frame_range
-            ):
-                self.items.append((v, t))
+            interval, clip_stride = (1, 1) if s.is_still else (self.interval, self.stride)
+            self._spacing.append((interval, clip_stride))
+            starts = clip_starts(video.frame_indices, self.num_frames, interval, clip_stride, s.frame_range)
+            self.items += [(v, t) for t in starts] * int(copies)
         if self.missing:
             warnings.warn(f"{len(self.missing)} videos are not preprocessed and are skipped", stacklevel=2)
         self._open: OrderedDict[int, CachedVideo] = OrderedDict()
@@ -221,11 +231,12 @@ class ClipDataset(Dataset):
         return video
 
     def _start(self, v: int, t: int, rng: np.random.Generator) -> int:
-        offset = int(rng.integers(0, self.stride)) if self.stride > 1 else 0
+        interval, stride = self._spacing[v]
+        offset = int(rng.integers(0, stride)) if stride > 1 else 0
         if not (self.train and self.aug.random_start) or offset == 0:
             return t
         t2 = t + offset
-        frames = t2 + self.interval * np.arange(self.num_frames)
+        frames = t2 + interval * np.arange(self.num_frames)
         rng_ = self.samples[v].frame_range
         if rng_ is not None and frames[-1] >= rng_[1]:
             return t
@@ -241,7 +252,7 @@ class ClipDataset(Dataset):
         video = self._video(v)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         start = self._start(v, t, rng)
-        frames = start + self.interval * np.arange(self.num_frames)
+        frames = start + self._spacing[v][0] * np.arange(self.num_frames)
         rows = video.rows_of_frames(frames)
         n, d = self.num_frames, self.depth_size
         if not self.train:

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from livenessapp_training import breakdown
 from livenessapp_training import metrics as M
 
 __all__ = [
@@ -482,6 +483,8 @@ def markdown_report(result: dict) -> str:
             lines += ["| PAI | videos | APCER % |", "|---|---|---|"]
             for sp, a in prim["test"]["apcer_per_pai"].items():
                 lines.append(f"| {sp} | {prim['test']['num_attack_per_pai'][sp]} | {_pct(a)} |")
+        if r.get("per_source"):
+            lines += ["", *breakdown.markdown(r["population"], r["per_source"], scored)]
         if r.get("photometric"):
             lines += [
                 "",
@@ -732,6 +735,16 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
             else _plots(pdir, scored["dev"], scored["test"], variants, args.primary, scored_split)
         )
         entry = {"counts": counts, "variants": variants, "plots": plots}
+        entry["population"] = {
+            (scored_split if name == "test" else name): breakdown.population(ss)
+            for name, ss in splits.items()
+            if ss
+        }
+        prim_t = variants[args.primary]["threshold"]
+        test_scores = scored["test"]
+        entry["per_source"] = breakdown.per_source(
+            splits["test"], test_scores.video_id, test_scores.scores[args.primary], prim_t
+        )
         if args.photometric:
             threshold = variants[args.primary]["threshold"]
             entry["photometric"] = light_shift_report(

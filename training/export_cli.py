@@ -81,14 +81,22 @@ def _pct(x) -> str:
     return "—" if x != x else f"{100 * x:.2f}"
 
 
+def _is_simulated(eval_result: dict) -> bool:
+    return str(eval_result.get("dataset", "")).lower() in ("sim", "simulator", "synthetic")
+
+
 def _metrics_table(eval_result: dict | None) -> list[str]:
     if not eval_result:
         return ["No evaluation was given (`--eval-json`); the threshold is the default.", ""]
+    src = _threshold_source(eval_result)
+    how = f"chosen on dev ({eval_result.get('threshold_mode')})" if src == "dev" else f"from {src}"
     lines = [
         f"Evaluated on `{eval_result.get('dataset')}` (`{eval_result.get('data_root')}`), video level, threshold "
-        f"chosen on dev ({eval_result.get('threshold_mode')}) and applied unchanged on test.",
+        f"{how} and applied unchanged on test.",
         "",
     ]
+    if eval_result.get("command"):
+        lines += [f"Command: `{eval_result['command']}`", ""]
     for proto, r in eval_result.get("protocols", {}).items():
         lines += [
             f"Protocol `{proto}`:",
@@ -103,7 +111,45 @@ def _metrics_table(eval_result: dict | None) -> list[str]:
                 f"{_pct(t.get('bpcer'))} | {_pct(t.get('acer'))} | {_pct(t.get('hter'))} | {_pct(t.get('eer'))} | "
                 f"{_pct(t.get('bpcer_at_apcer_1'))} | {_pct(t.get('bpcer_at_apcer_5'))} |"
             )
+        prim = r.get("variants", {}).get(eval_result.get("primary", "score"))
+        if prim and prim["test"].get("apcer_per_pai"):
+            per = ", ".join(
+                f"{sp} {_pct(a)} % ({prim['test'].get('num_attack_per_pai', {}).get(sp, '?')} videos)"
+                for sp, a in prim["test"]["apcer_per_pai"].items()
+            )
+            lines += ["", f"APCER per attack species (`{eval_result.get('primary', 'score')}`): {per}."]
+        if r.get("per_source"):
+            from livenessapp_training import breakdown
+
+            lines += ["", *breakdown.markdown(r["population"], r["per_source"], "test")]
         lines.append("")
+    return lines
+
+
+def _threshold_source(eval_result: dict) -> str:
+    v = eval_result.get("variants", {}).get(eval_result.get("primary", "score"), {})
+    return str(v.get("threshold_source", "dev"))
+
+
+def _metrics_sections(evals: list[dict]) -> list[str]:
+    """The card's metrics: a real held-out section and a simulator section, each present or said missing."""
+    real = [e for e in evals if not _is_simulated(e)]
+    sim = [e for e in evals if _is_simulated(e)]
+    lines = ["### Real held-out", ""]
+    if real:
+        for e in real:
+            lines += _metrics_table(e)
+    else:
+        lines += [
+            "**Not measured**: no evaluation on real footage was given. The simulator figures below do not "
+            "predict accuracy on real people, cameras or attacks.",
+            "",
+        ]
+    lines += ["### Simulator test split", ""]
+    for e in sim:
+        lines += _metrics_table(e)
+    if not sim:
+        lines += ["Not measured.", ""]
     return lines
 
 
@@ -119,6 +165,7 @@ def model_card(
     commands: list[str],
     checkpoint: str,
     notes: str = "",
+    extra_evals: Sequence[dict] = (),
 ) -> str:
     files = list(sibling_paths(out_dir / f"{name}.onnx").values())
     lines = [
@@ -160,7 +207,11 @@ def model_card(
         "",
         "## Metrics (ISO/IEC 30107-3)",
         "",
-        *_metrics_table(eval_result),
+        *(
+            _metrics_sections([e for e in (eval_result, *extra_evals) if e])
+            if eval_result or extra_evals
+            else _metrics_table(None)
+        ),
     ]
     if parity:
         lines += [
@@ -168,7 +219,9 @@ def model_card(
             + ", ".join(f"{k} {v:.2e}" for k, v in parity.items() if isinstance(v, float)),
             "",
         ]
-    synthetic = str(train_config.get("dataset", "")).lower() in ("sim", "simulator", "synthetic")
+    synthetic = str(train_config.get("dataset", "")).lower() in ("sim", "simulator", "synthetic") and not any(
+        str(m.get("dataset", "")).lower() not in ("sim", "simulator") for m in train_config.get("mix") or []
+    )
     lines += [
         *([notes.strip(), ""] if notes.strip() else []),
         "## Intended use",
@@ -261,6 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--eval-json", help="eval.json of `liveness-train eval` (default: RUN/eval/eval.json if any)"
     )
+    p.add_argument(
+        "--extra-eval",
+        action="append",
+        default=[],
+        help="another eval.json whose figures the card shows too (repeat; e.g. the simulator test split "
+        "beside the real held-out one); the threshold still comes from --eval-json",
+    )
     p.add_argument("--threshold", type=float, help="override the threshold (default: eval.json's)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max |onnxruntime - torch| allowed")
@@ -286,6 +346,15 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
             f"export: {eval_path} is a fit check on the {eval_result['applied_to']} split (eval --apply-to); "
             "the model card needs the held-out test split: give the eval.json of a plain `liveness-train eval`"
         )
+    extra_evals = []
+    for path in args.extra_eval:
+        try:
+            extra = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"export: cannot read --extra-eval {path}: {exc}") from exc
+        if extra.get("applied_to", "test") != "test":
+            raise SystemExit(f"export: --extra-eval {path} is a fit check, not a held-out test")
+        extra_evals.append(extra)
     if args.threshold is not None:
         threshold = float(args.threshold)
     elif eval_result is not None:
@@ -334,6 +403,7 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     commands += ["# the run's config.json is reproduced in the card above", fit_cmd]
     if eval_result is not None:
         commands.append(eval_result.get("command") or f"{exe} eval {shlex.quote(os.fspath(run_dir))}")
+    commands += [e["command"] for e in extra_evals if e.get("command")]
     commands.append(" ".join([exe, "export", *(shlex.quote(a) for a in (argv or []))]))
     card = model_card(
         args.name,
@@ -347,6 +417,7 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
         commands,
         os.fspath(ckpt_path),
         notes=_read_notes(args.notes),
+        extra_evals=extra_evals,
     )
     card_path = out_dir / f"{args.name}.md"
     card_path.write_text(card)

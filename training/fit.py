@@ -86,6 +86,11 @@ class TrainConfig:
     dataset: str = "sim"
     data_root: str = "data/sim-normal"
     protocol: str | None = None
+    # more datasets mixed into training and the dev check, each a table like {dataset = "manifest",
+    # data_root = "...", protocol = "groups", repeat = 4}: its training clips listed `repeat` times (to weigh
+    # a small real dataset up against the simulator's), its dev split added to the dev check. Image captures
+    # train stage 1 only. They share cache_dir.
+    mix: list = field(default_factory=list)
     cache_dir: str = "cache"
     preprocess: bool = True  # preprocess train/dev videos missing from the cache before training
     preprocess_workers: int = 0  # 0 = all CPU cores
@@ -135,6 +140,13 @@ class TrainConfig:
             raise ValueError(f"optimizer must be adadelta, adam or adamw, got {self.optimizer!r}")
         if self.scheduler not in ("constant", "cosine"):
             raise ValueError(f"scheduler must be constant or cosine, got {self.scheduler!r}")
+        for i, part in enumerate(self.mix):
+            unknown = sorted(set(part) - _MIX_KEYS) if isinstance(part, dict) else None
+            if unknown is None or unknown or not part.get("dataset") or not part.get("data_root"):
+                raise ValueError(
+                    f"mix[{i}] must be a table with dataset and data_root (and optionally protocol, "
+                    f"repeat), got {part!r}"
+                )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -162,6 +174,9 @@ class TrainConfig:
             raise ValueError(f"unknown model override keys: {unknown}")
         base.update(self.model_overrides)
         return SGTDConfig.from_dict(base)
+
+
+_MIX_KEYS = {"dataset", "data_root", "protocol", "repeat"}
 
 
 def load_config(path: str | Path) -> dict:
@@ -199,7 +214,7 @@ def _field_parser(f: dataclasses.Field):
         return int, "N"
     if hint is float:
         return float, "X"
-    if hint is dict or origin is dict:
+    if hint is dict or origin is dict or hint is list or origin is list:
         return json.loads, "JSON"
     if origin is tuple:
         return (lambda s: tuple(float(x) for x in s.split(","))), "A,B"
@@ -381,6 +396,24 @@ def build_data(cfg: TrainConfig, model_cfg, rank: int = 0, world: int = 1) -> Da
     train, dev = select(samples, "train"), select(samples, "dev")
     if not train:
         raise ValueError(f"no train split in {cfg.dataset} at {cfg.data_root} (protocol {cfg.protocol})")
+    repeat = [1] * len(train)
+    mixed = []
+    for part in cfg.mix:
+        extra = load_dataset(part["dataset"], part["data_root"], part.get("protocol"))
+        extra_train = select(extra, "train")
+        if not extra_train:
+            raise ValueError(f"mix: no train split in {part['dataset']} at {part['data_root']}")
+        train += extra_train
+        repeat += [int(part.get("repeat", 1))] * len(extra_train)
+        dev += select(extra, "dev")
+        mixed.append(
+            {
+                **part,
+                "videos": summarise(extra_train + select(extra, "dev")),
+                "train_samples": len(extra_train),
+                "stage2_samples": sum(1 for s in extra_train if not s.is_still),  # stills: stage 1 only
+            }
+        )
     cache = PreprocessCache(
         cfg.cache_dir, PreprocessConfig.from_model(model_cfg, crop_format=cfg.crop_format)
     )
@@ -397,15 +430,26 @@ def build_data(cfg: TrainConfig, model_cfg, rank: int = 0, world: int = 1) -> Da
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if rank else "default")
         stage1 = ClipDataset(
-            cache, train, _FrameView.single(model_cfg), True, cfg.seed, aug, cfg.frame_stride
+            cache, train, _FrameView.single(model_cfg), True, cfg.seed, aug, cfg.frame_stride, repeat=repeat
         )
-        stage2 = ClipDataset(cache, train, model_cfg, True, cfg.seed + 1, aug, cfg.clip_stride)
+        videos = [k for k, s in enumerate(train) if not s.is_still]
+        stage2 = ClipDataset(
+            cache,
+            [train[k] for k in videos],
+            model_cfg,
+            True,
+            cfg.seed + 1,
+            aug,
+            cfg.clip_stride,
+            repeat=[repeat[k] for k in videos],
+        )
         dev_ds = ClipDataset(cache, dev, model_cfg, False, cfg.seed, None, cfg.clip_stride) if dev else None
     summary = {
         "dataset": cfg.dataset,
         "data_root": os.fspath(cfg.data_root),
         "protocol": cfg.protocol,
         "videos": summarise(train + dev),
+        "mix": mixed,
         "train_frames": len(stage1),
         "train_clips": len(stage2),
         "dev_clips": len(dev_ds) if dev_ds is not None else 0,

@@ -151,9 +151,19 @@ def _frame_files(folder: Path) -> list[Path]:
     )
 
 
-def video_fingerprint(path: Path) -> dict:
-    """Size and modification time of a video file, or summed/maxed over a frame folder's images."""
+def video_fingerprint(path: Path, files: Sequence[Path] = ()) -> dict:
+    """Size and modification time of a video file, or summed/maxed over a frame folder's images (or over
+    ``files``, an image capture's frames, whose names are part of it)."""
     path = Path(path)
+    if files:
+        stats = [Path(f).stat() for f in files]
+        names = hashlib.sha256("\n".join(os.fspath(f) for f in files).encode()).hexdigest()[:16]
+        return {
+            "size": sum(s.st_size for s in stats),
+            "mtime_ns": max(s.st_mtime_ns for s in stats),
+            "count": len(files),
+            "files": names,
+        }
     if path.is_dir():
         files = _frame_files(path)
         stats = [f.stat() for f in files]
@@ -166,15 +176,18 @@ def video_fingerprint(path: Path) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def iter_frames(path: Path, step: int = 1, max_frames: int = 0) -> Iterator[tuple[int, np.ndarray]]:
-    """``(frame index, BGR uint8 frame)`` of a video file or folder of images, every ``step``-th frame.
+def iter_frames(
+    path: Path, step: int = 1, max_frames: int = 0, files: Sequence[Path] = ()
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(frame index, BGR uint8 frame)`` of a video file or folder of images (or of the image files
+    ``files``, in their order), every ``step``-th frame.
 
     Skipped frames of a video are grabbed without decoding. Raises :class:`VideoReadError` when nothing can
     be read.
     """
     path = Path(path)
-    if path.is_dir():
-        files = _frame_files(path)
+    if files or path.is_dir():
+        files = [Path(f) for f in files] or _frame_files(path)
         if not files:
             raise VideoReadError(f"no images in frame folder {path}")
         good = 0
@@ -227,12 +240,13 @@ def _video_info(path: Path) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 # One video
 # ----------------------------------------------------------------------------------------------------------
-def video_tracker(cfg: PreprocessConfig) -> FaceMeshTracker:
+def video_tracker(cfg: PreprocessConfig, stills: bool = False) -> FaceMeshTracker:
     """The face-mesh tracker of one video (video mode: landmarks carried from frame to frame), as the cache
-    and the simulator's tracking-rate measurement use it."""
+    and the simulator's tracking-rate measurement use it; ``stills``: static image mode, for a capture of
+    still images that are not consecutive frames."""
     return FaceMeshTracker(
         max_faces=cfg.max_faces,
-        static_image_mode=False,
+        static_image_mode=stills,
         min_detection_confidence=cfg.min_detection_confidence,
         min_tracking_confidence=cfg.min_tracking_confidence,
     )
@@ -247,8 +261,10 @@ def process_video(sample: VideoSample, cfg: PreprocessConfig) -> tuple[dict[str,
     decoded = no_face = 0
     height = width = 0
     live = sample.label == 1
-    with video_tracker(cfg) as tracker:
-        for index, frame in iter_frames(sample.path, cfg.frame_step, cfg.max_frames):
+    # a still capture keeps every image: its frames are already sparse
+    step = 1 if sample.is_still else cfg.frame_step
+    with video_tracker(cfg, stills=sample.is_still) as tracker:
+        for index, frame in iter_frames(sample.path, step, cfg.max_frames, sample.frame_files):
             decoded += 1
             height, width = frame.shape[:2]
             face = primary_face(tracker.process(frame), frame.shape)
@@ -460,7 +476,7 @@ class PreprocessCache:
 
     def key(self, sample: VideoSample) -> str:
         path = Path(sample.path).resolve()
-        fp = video_fingerprint(path)
+        fp = video_fingerprint(path, sample.frame_files)
         memo = (os.fspath(path), sample.label, tuple(sorted(fp.items())))
         if memo not in self._keys:
             ident = {"settings": self.cfg.key_dict(), "path": os.fspath(path), "label": sample.label, **fp}
@@ -614,7 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m livenessapp_training.preprocess", description=__doc__.split("\n")[0]
     )
-    p.add_argument("kind", help="dataset kind (oulu, siw, casia, replay, folder, sim, recorded)")
+    p.add_argument("kind", help="dataset kind (oulu, siw, casia, replay, folder, manifest, sim, recorded)")
     p.add_argument("root", help="dataset root folder")
     p.add_argument("cache", help="cache folder")
     p.add_argument("--protocol", default=None)

@@ -4,7 +4,8 @@
 >>> train = select(samples, "train")
 
 Kinds (aliases in brackets): ``oulu`` (oulu-npu), ``siw``, ``casia`` (casia-mfsd), ``replay``
-(replay-attack, idiap), ``folder`` (generic live/print/replay folders), ``sim`` (simulator), ``recorded``
+(replay-attack, idiap), ``folder`` (generic live/print/replay folders), ``manifest`` (a
+MANIFEST.tsv of real images and videos, grouped by source and person), ``sim`` (simulator), ``recorded``
 (app recordings). See each reader's module for the protocols it knows.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from .base import SPLITS, VideoSample, select, split_name, summarise
 from .casia import read_casia
 from .folder import read_folder, read_recorded
+from .manifest import read_manifest
 from .oulu import read_oulu
 from .replay_attack import read_replay_attack
 from .simulator import read_simulator
@@ -28,6 +30,7 @@ __all__ = [
     "load_dataset",
     "read_casia",
     "read_folder",
+    "read_manifest",
     "read_oulu",
     "read_recorded",
     "read_replay_attack",
@@ -45,6 +48,7 @@ READERS: dict[str, Callable[..., list[VideoSample]]] = {
     "casia": read_casia,
     "replay": read_replay_attack,
     "folder": read_folder,
+    "manifest": read_manifest,
     "sim": read_simulator,
     "recorded": read_recorded,
 }

@@ -12,6 +12,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".m
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 SPLITS = ("train", "dev", "test")
 ATTACKS = ("none", "print", "replay", "other")
+MEDIA = ("video", "images")
 
 _SPLIT_ALIASES = {
     "train": "train",
@@ -42,9 +43,11 @@ class VideoSample:
     "worst species". ``split``: ``train`` | ``dev`` | ``test``. ``protocol``: the protocol (fold) the
     split belongs to, e.g. ``oulu:3_2``.
 
-    Two optional fields beyond the contract: ``frame_range`` ``(start, stop)`` restricts the frames a
+    Optional fields beyond the contract: ``frame_range`` ``(start, stop)`` restricts the frames a
     protocol may use (SiW protocol 1 trains on the first 60 frames), and ``video_id`` is a readable id,
-    unique within a dataset (default: ``<parent folder>/<file stem>``).
+    unique within a dataset (default: ``<parent folder>/<file stem>``). ``media`` is ``video`` (a video
+    file or a folder of its frames) or ``images``: a capture of still images (``frame_files``, in frame
+    order) that are not consecutive video frames, so they train the single-frame stage only.
     """
 
     path: Path
@@ -58,9 +61,16 @@ class VideoSample:
     protocol: str = ""
     frame_range: tuple[int, int] | None = None
     video_id: str = field(default="")
+    media: str = "video"
+    frame_files: tuple[Path, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "path", Path(self.path))
+        object.__setattr__(self, "frame_files", tuple(Path(p) for p in self.frame_files))
+        if self.media not in MEDIA:
+            raise ValueError(f"media must be one of {MEDIA}, got {self.media!r}")
+        if (self.media == "images") != bool(self.frame_files):
+            raise ValueError(f"{self.path}: media 'images' goes with frame_files, and only it")
         if self.label not in (0, 1):
             raise ValueError(f"label must be 1 (live) or 0 (spoof), got {self.label!r}")
         if self.attack not in ATTACKS:
@@ -71,6 +81,11 @@ class VideoSample:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         if not self.video_id:
             object.__setattr__(self, "video_id", f"{self.path.parent.name}/{self.path.stem}")
+
+    @property
+    def is_still(self) -> bool:
+        """A capture of still images (single-frame training only)."""
+        return self.media == "images"
 
     @property
     def is_live(self) -> bool:
@@ -92,6 +107,8 @@ class VideoSample:
             "protocol": self.protocol,
             "frame_range": list(self.frame_range) if self.frame_range else None,
             "video_id": self.video_id,
+            "media": self.media,
+            "frame_files": [os.fspath(p) for p in self.frame_files],
         }
 
     @classmethod

@@ -4,6 +4,7 @@ Examples::
 
     liveness-train simulate generate --out data/sim-normal --clips 400 --protocol normal --seed 0
     liveness-train simulate generate --out data/sim-motion --clips 400 --protocol motion_only --faces ~/faces
+    liveness-train simulate faces --manifest ../shared/data/real-pad --out data/faces-real-train
     liveness-train simulate demo --out assets/demo.mp4
     liveness-train simulate contact --out assets/contact_sheet.png
     liveness-train simulate tracking-rate --clips 40 --protocol normal --seed 0
@@ -48,6 +49,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--clips", type=int, default=400)
     _add_plan_arguments(g)
     g.add_argument("--no-progress", action="store_true")
+    f = sub.add_parser(
+        "faces",
+        help="photos of a manifest dataset's live train people, for --faces",
+        description="Write the live faces of one split of a manifest-described real dataset "
+        "(training/datasets/manifest.py) as photos: the middle image of each live capture, --per-video frames "
+        "of each live video. Pass the folder to generate --faces so synthetic attacks are made of real people.",
+    )
+    f.add_argument("--manifest", required=True, help="folder with MANIFEST.tsv")
+    f.add_argument("--protocol", default="groups", help="manifest protocol (groups, lso:SOURCE, ...)")
+    f.add_argument("--split", default="train", choices=("train", "dev", "test"))
+    f.add_argument("--per-video", type=int, default=3)
+    f.add_argument("--out", required=True)
     d = sub.add_parser("demo", help="the app's demo clip (live / print / replay) + JSON sidecar")
     d.add_argument("--out", default="assets/demo.mp4")
     d.add_argument("--seed", type=int, default=3)
@@ -91,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         print(json.dumps(summary, indent=2))
+    elif args.command == "faces":
+        from ..datasets.manifest import export_live_faces
+
+        files = export_live_faces(args.manifest, args.out, args.protocol, args.split, args.per_video)
+        print(f"{len(files)} live {args.split} face photos in {args.out}")
     elif args.command == "demo":
         from .demo import render_demo
 
