@@ -35,6 +35,7 @@ import numpy as np
 from livenessapp.paths import DEMO_CLIP
 
 __all__ = [
+    "open_video_file",
     "IMAGE_EXTENSIONS",
     "Backoff",
     "CameraInfo",
@@ -353,6 +354,16 @@ def list_cameras(max_index: int = 4, timeout_s: float = 3.0) -> list[CameraInfo]
 # --------------------------------------------------------------------------------------------------------
 # Video file
 # --------------------------------------------------------------------------------------------------------
+def open_video_file(path: str | os.PathLike) -> cv2.VideoCapture:
+    """``cv2.VideoCapture`` of a file with its rotation metadata applied: a phone's portrait video is stored
+    landscape with a 90/270 degree tag, and OpenCV here decodes it sideways unless asked (a sideways face is
+    one MediaPipe does not find)."""
+    cap = cv2.VideoCapture(os.fspath(path))
+    if cap.isOpened():
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    return cap
+
+
 class VideoFileSource(FrameSource):
     """A video file; ``timestamp_s = position / fps``. ``loop=True`` restarts at the end (index and timestamp
     keep counting; the restart frame has ``discontinuity=True``).
@@ -401,7 +412,7 @@ class VideoFileSource(FrameSource):
 
     def _open(self) -> cv2.VideoCapture:
         try:
-            cap = cv2.VideoCapture(os.fspath(self.path))
+            cap = open_video_file(self.path)
         except cv2.error:
             cap = None
         if cap is None or not cap.isOpened():

@@ -69,9 +69,11 @@ from livenessapp.face import (
     square_crop_box,
     warp_image,
 )
+from livenessapp.sources import open_video_file
 from livenessapp_training.datasets.base import IMAGE_EXTENSIONS, VideoSample
 
-CACHE_VERSION = 1
+# 2: videos decoded upright (rotation metadata applied, livenessapp.sources.open_video_file)
+CACHE_VERSION = 2
 SUMMARY_NAME = "preprocess-summary.json"
 __all__ = [
     "CACHE_VERSION",
@@ -205,7 +207,7 @@ def iter_frames(
         return
     if not path.is_file():
         raise VideoReadError(f"no such video: {path}")
-    cap = cv2.VideoCapture(str(path))
+    cap = open_video_file(path)
     try:
         if not cap.isOpened():
             raise VideoReadError(f"cannot open video {path}")

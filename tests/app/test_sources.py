@@ -76,3 +76,41 @@ def test_camera_missing_and_listing_is_quick():
     if not cams:
         with pytest.raises(SourceError, match="cameras"):
             CameraSource(0)
+
+
+def _rotated_mp4(path):
+    """A 64x32 MP4 whose left quarter is white, tagged as rotated 90 degrees (the track header's display
+    matrix, as a phone writes a portrait video): stored landscape, shown portrait."""
+    import struct
+
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 32))
+    for _ in range(5):
+        frame = np.zeros((32, 64, 3), np.uint8)
+        frame[:, :16] = 255
+        w.write(frame)
+    w.release()
+    data = bytearray(path.read_bytes())
+    tkhd = data.find(b"tkhd")
+    assert tkhd > 0
+    offset = tkhd + 4 + (40 if data[tkhd + 4] == 0 else 52)  # the matrix, after the version-0/1 fields
+    data[offset : offset + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_phone_videos_are_decoded_upright(tmp_path):
+    from livenessapp.sources import open_video_file
+
+    path = _rotated_mp4(tmp_path / "portrait.mp4")
+    cap = open_video_file(path)
+    if cap.get(cv2.CAP_PROP_ORIENTATION_META) != 90:
+        pytest.skip("this OpenCV build does not read the rotation tag")
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame.shape[:2] == (64, 32)  # portrait, as shown
+    assert frame[:8].mean() > 200 and frame[-8:].mean() < 50  # the white quarter is now on top
+    src = open_source(str(path))  # the app's file source, the same way
+    try:
+        assert src.read().image_bgr.shape[:2] == (64, 32)
+    finally:
+        src.close()

@@ -239,6 +239,8 @@ def export_live_faces(
 
     import cv2
 
+    from livenessapp.sources import open_video_file
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -253,7 +255,7 @@ def export_live_faces(
                 shutil.copyfile(src, dst)
             written.append(dst)
             continue
-        cap = cv2.VideoCapture(str(s.path))
+        cap = open_video_file(s.path)
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 0
         picks = [int(n * (i + 1) / (per_video + 1)) for i in range(per_video)] if n > 0 else [0]
         for i, frame_no in enumerate(picks):
