@@ -9,6 +9,13 @@ with two more tables::
     seed = 1
     workers = 2
 
+    [eval]                # optional: where the threshold is chosen (default: the run's own dataset)
+    dataset = "manifest"
+    data_root = "../shared/data/real-pad"
+    protocol = "groups"
+    [[eval.extra]]        # more held-out tests for the model card, at that threshold (out = a folder)
+    out = "runs/lite-real/eval-sim"     # no dataset: the run's own (here the simulator's test split)
+
     [export]
     name = "sgtd-lite"
     out = "models"
@@ -16,11 +23,14 @@ with two more tables::
 
 and the command runs, printing each step as the command line that does it alone:
 
-1. ``simulate generate`` into ``train.data_root`` (finished clips are kept, so an interrupted run resumes);
+1. ``simulate faces`` when ``[simulate]`` has ``faces_from`` (a manifest-described real dataset: its live
+   train people become the simulator's identities, written to ``faces``), then ``simulate generate`` into
+   ``train.data_root`` (finished clips are kept, so an interrupted run resumes);
 2. ``fit --config FILE`` (preprocessing on the way); a run folder with ``final.pt`` is kept unless
    ``--force``, one with a checkpoint is resumed;
-3. ``eval RUN`` (threshold on dev, metrics on test, report and plots);
-4. ``export RUN --name NAME --out OUT`` (ONNX graphs, parity check, model card).
+3. ``eval RUN`` (threshold on dev, metrics on test, report and plots), then each ``[[eval.extra]]`` with
+   ``--threshold-from RUN/eval/eval.json``;
+4. ``export RUN --name NAME --out OUT`` (ONNX graphs, parity check, model card with every evaluation).
 
 ``--dry-run`` prints the steps without running them.
 """
@@ -38,7 +48,19 @@ from livenessapp_training.fit import TrainConfig, load_config
 
 __all__ = ["Step", "main", "plan"]
 
-SIMULATE_KEYS = {"clips", "protocol", "seed", "workers", "frames", "size", "faces"}
+SIMULATE_KEYS = {
+    "clips",
+    "protocol",
+    "seed",
+    "workers",
+    "frames",
+    "size",
+    "faces",
+    "faces_from",
+    "faces_protocol",
+}
+EVAL_KEYS = {"dataset", "data_root", "protocol", "extra"}
+EVAL_EXTRA_KEYS = {"dataset", "data_root", "protocol", "out"}
 EXPORT_KEYS = {"name", "out", "notes"}
 
 
@@ -53,31 +75,66 @@ class Step:
         return shlex.join(["liveness-train", *self.argv])
 
 
-def _read_tables(path: Path) -> tuple[dict, dict]:
+def _read_tables(path: Path) -> tuple[dict, dict, dict]:
     if path.suffix.lower() != ".toml":
-        return {}, {}
+        return {}, {}, {}
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     doc = tomllib.loads(path.read_text())
     sim, exp = dict(doc.get("simulate", {})), dict(doc.get("export", {}))
-    for table, keys, name in ((sim, SIMULATE_KEYS, "simulate"), (exp, EXPORT_KEYS, "export")):
+    ev = dict(doc.get("eval", {}))
+    tables = [(sim, SIMULATE_KEYS, "simulate"), (exp, EXPORT_KEYS, "export"), (ev, EVAL_KEYS, "eval")]
+    extra = ev.get("extra", [])
+    if not isinstance(extra, list) or not all(isinstance(e, dict) for e in extra):
+        raise ValueError(f"{path}: [[eval.extra]] must be tables")
+    for e in extra:
+        if "out" not in e:
+            raise ValueError(f"{path}: every [[eval.extra]] needs out (its eval folder)")
+        tables.append((e, EVAL_EXTRA_KEYS, "eval.extra"))
+    if "faces_from" in sim and "faces" not in sim:
+        raise ValueError(f"{path}: [simulate] faces_from needs faces (the folder to write the photos to)")
+    for table, keys, name in tables:
         unknown = sorted(set(table) - keys)
         if unknown:
             raise ValueError(f"{path}: unknown keys in [{name}]: {unknown} (known: {sorted(keys)})")
-    return sim, exp
+    return sim, exp, ev
+
+
+def _dataset_args(table: dict) -> list[str]:
+    return [
+        arg
+        for key in ("dataset", "data_root", "protocol")
+        if key in table
+        for arg in (f"--{key.replace('_', '-')}", str(table[key]))
+    ]
 
 
 def plan(config: str | Path, force: bool = False) -> list[Step]:
     """The steps that reproduce the model of ``config``, given what is already on disk."""
     path = Path(config)
     cfg = TrainConfig.from_dict(load_config(path))
-    sim, exp = _read_tables(path)
+    sim, exp, ev = _read_tables(path)
     steps: list[Step] = []
     if sim:
         if cfg.dataset != "sim":
             raise ValueError(f"{path}: a [simulate] table needs dataset = 'sim' (got {cfg.dataset!r})")
+        if "faces_from" in sim:
+            protocol = ("--protocol", str(sim["faces_protocol"])) if "faces_protocol" in sim else ()
+            steps.append(
+                Step(
+                    (
+                        "simulate",
+                        "faces",
+                        "--manifest",
+                        str(sim["faces_from"]),
+                        *protocol,
+                        "--out",
+                        str(sim["faces"]),
+                    )
+                )
+            )
         argv = ["simulate", "generate", "--out", cfg.data_root, "--clips", str(sim.get("clips", 400))]
         for key in ("protocol", "seed", "frames", "size", "workers", "faces"):
             if key in sim:
@@ -96,10 +153,17 @@ def plan(config: str | Path, force: bool = False) -> list[Step]:
         steps.append(Step(("fit", "--resume", str(run))))
     else:
         steps.append(Step(("fit", "--config", str(path))))
-    steps.append(Step(("eval", str(run), "--no-progress")))
+    steps.append(Step(("eval", str(run), *_dataset_args(ev), "--no-progress")))
+    extra_evals = []
+    for e in ev.get("extra", []):
+        threshold = ("--threshold-from", str(run / "eval" / "eval.json"))
+        steps.append(
+            Step(("eval", str(run), *_dataset_args(e), "--out", str(e["out"]), *threshold, "--no-progress"))
+        )
+        extra_evals += ["--extra-eval", str(Path(e["out"]) / "eval.json")]
     name, out = str(exp.get("name", "sgtd")), str(exp.get("out", run / "export"))
     notes = ("--notes", str(exp["notes"])) if exp.get("notes") else ()
-    steps.append(Step(("export", str(run), "--name", name, "--out", out, *notes)))
+    steps.append(Step(("export", str(run), "--name", name, "--out", out, *notes, *extra_evals)))
     return steps
 
 

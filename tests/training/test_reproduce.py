@@ -76,3 +76,30 @@ def test_dry_run_prints_the_commands_and_runs_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "[1/4] liveness-train simulate generate" in err and "[4/4] liveness-train export" in err
     assert not (tmp_path / "data").exists()
+
+
+def test_plan_with_real_faces_and_held_out_evaluations(tmp_path):
+    text = RECIPE.replace(
+        "workers = 2\n",
+        'workers = 2\nfaces = "{root}/faces"\nfaces_from = "{root}/real"\nfaces_protocol = "groups"\n\n'
+        '[eval]\ndataset = "manifest"\ndata_root = "{root}/real"\nprotocol = "groups"\n\n'
+        '[[eval.extra]]\nout = "{root}/run/eval-sim"\n',
+    )
+    commands = [s.command() for s in plan(_recipe(tmp_path, text))]
+    assert commands[0] == (
+        f"liveness-train simulate faces --manifest {tmp_path}/real --protocol groups --out {tmp_path}/faces"
+    )
+    assert commands[1].endswith(f"--faces {tmp_path}/faces --no-progress")
+    assert commands[3] == (
+        f"liveness-train eval {tmp_path}/run --dataset manifest --data-root {tmp_path}/real --protocol groups "
+        "--no-progress"
+    )
+    assert commands[4] == (
+        f"liveness-train eval {tmp_path}/run --out {tmp_path}/run/eval-sim --threshold-from "
+        f"{tmp_path}/run/eval/eval.json --no-progress"
+    )
+    assert commands[5].endswith(f"--extra-eval {tmp_path}/run/eval-sim/eval.json")
+    with pytest.raises(ValueError, match="needs out"):
+        plan(_recipe(tmp_path, text.replace('out = "{root}/run/eval-sim"', 'protocol = "x"')))
+    with pytest.raises(ValueError, match="faces_from needs faces"):
+        plan(_recipe(tmp_path, text.replace('faces = "{root}/faces"\n', "")))
