@@ -89,14 +89,15 @@ def default_geometry(hint: QSize, minimum: QSize, available: QRect, frame: QSize
     return rect
 
 
-def fit_to_screen(window: QWidget, keep: bool = False) -> None:
-    """Give ``window`` its :func:`default_geometry` on its screen; with ``keep`` only when its current
-    (e.g. restored) frame does not fit the screen's available area. Call again once shown: the frame that
-    a window manager adds is only known then."""
-    screen = window.screen() or QApplication.primaryScreen()
-    if screen is None:
-        return
-    available = screen.availableGeometry()
+def fit_to_screen(window: QWidget, keep: bool = False, available: QRect | None = None) -> None:
+    """Give ``window`` its :func:`default_geometry` on its screen (``available``: the screen's available
+    area); with ``keep`` only when its current (e.g. restored) frame does not fit there. Call again once
+    shown: the frame that a window manager adds is only known then."""
+    if available is None:
+        screen = window.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
     frame = window.frameGeometry().size() - window.geometry().size()
     if keep and available.contains(window.frameGeometry()):
         return
