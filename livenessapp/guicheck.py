@@ -28,6 +28,7 @@ __all__ = [
     "check_gui",
     "distro_family",
     "install_command",
+    "missing_packages",
     "qt_platforms",
     "x_display_answers",
 ]
@@ -238,3 +239,15 @@ def check_gui(
             "is the X server running, and may this user connect to it (XAUTHORITY)?",
         )
     return None
+
+
+def missing_packages(family: str | None = "debian", load: Callable[[str], bool] = can_load) -> list[str]:
+    """The packages (of ``family``'s names) holding the libraries, Qt's and its xcb plugin's, that do not
+    load here; ``.ci/run`` installs them with apt for the Xvfb test."""
+    i = _FAMILIES.index(family if family in _FAMILIES else "debian")
+    table = {**GUI_LIBRARIES, **XCB_LIBRARIES}
+    return list(dict.fromkeys(table[s][i] for s in table if not load(s)))
+
+
+if __name__ == "__main__":  # python3 -m livenessapp.guicheck [debian|fedora|arch]: what to install
+    print(" ".join(missing_packages(sys.argv[1] if len(sys.argv) > 1 else distro_family())))
