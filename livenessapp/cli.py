@@ -1,8 +1,11 @@
 """The ``livenessapp`` command line.
 
-``livenessapp`` with no subcommand opens the desktop app (``--kiosk`` for kiosk mode). Where no display is
-available it says so and runs the headless analysis of the bundled demo clip instead. The subcommands are
-the headless paths for automation and benchmarks.
+``livenessapp`` with no subcommand opens the desktop app (``--kiosk`` for kiosk mode). Where the window
+cannot open (no display, a display that does not answer, a system library Qt's platform plugin needs is
+missing: :func:`livenessapp.guicheck.check_gui`, asked before any QApplication exists) it says so in one
+line, with the package to install, and runs the headless analysis of the source (a video file or frame
+folder; else the bundled demo clip) instead; the exit code is then the analysis's (0 when it ran). The
+subcommands are the headless paths for automation and benchmarks.
 """
 
 from __future__ import annotations
@@ -122,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def has_display() -> bool:
+    """Whether a display is configured (not whether the window can open there: see
+    :func:`livenessapp.guicheck.check_gui`)."""
     if sys.platform in ("win32", "darwin"):
         return True
     if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal", "vnc")):
@@ -134,16 +139,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = args.command or "gui"
     if command == "gui":
-        if not has_display():
-            print(
-                "livenessapp: no display found (DISPLAY / WAYLAND_DISPLAY are not set), so the window cannot "
-                "open.\nRunning the headless analysis of the bundled demo clip instead; for a camera use "
-                "'livenessapp run --source 0 --headless', or start the app from a desktop session.",
-                file=sys.stderr,
-            )
-            return main(["analyze", "--per-frame", str(DEMO_CLIP)] + _model_argv(args))
-        from livenessapp.gui.app import run_gui
+        from livenessapp.guicheck import check_gui
 
+        problem = check_gui()  # before any QApplication: Qt aborts the process when it cannot open
+        if problem is not None:
+            return _headless_fallback(args, problem.message)
+        try:
+            from livenessapp.gui.app import run_gui
+        except ImportError as e:  # a system library of Qt's that the check does not know of
+            if "shared object" not in str(e):
+                raise
+            return _headless_fallback(args, f"livenessapp: the window cannot open: {e}")
         return run_gui(args)
     if command == "soak":
         from livenessapp.soak import soak_command
@@ -158,6 +164,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cameras": headless.cameras_command,
     }[command]
     return handler(args)
+
+
+def _headless_fallback(args: argparse.Namespace, why: str) -> int:
+    """Print ``why`` (one line) and run the headless analysis of ``--source`` when that is a video file or
+    a frame folder, else of the bundled demo clip; returns the analysis's exit code (0 when it ran)."""
+    source = getattr(args, "source", None)
+    target = source if source and source != "demo" and os.path.exists(source) else str(DEMO_CLIP)
+    name = "the bundled demo clip" if target == str(DEMO_CLIP) else target
+    print(why, file=sys.stderr)
+    print(
+        f"livenessapp: running the headless analysis of {name} instead (for a camera: "
+        "'livenessapp run --source 0 --headless').",
+        file=sys.stderr,
+        flush=True,
+    )
+    return main(["analyze", "--per-frame", target] + _model_argv(args))
 
 
 def _model_argv(args: argparse.Namespace) -> list[str]:

@@ -200,10 +200,12 @@ def analyze_command(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace) -> int:
     """Stream decisions from a live source: one JSON line per scored window on stdout."""
     if not args.headless:
-        from livenessapp.cli import has_display
+        from livenessapp.guicheck import check_gui
 
-        if not has_display():
-            _err("livenessapp: no display; running headless (one JSON line per decision)")
+        problem = check_gui()  # before any QApplication: Qt aborts the process when it cannot open
+        if problem is not None:
+            _err(problem.message)
+            _err("livenessapp: running headless (one JSON line per decision)")
         else:
             try:
                 from livenessapp.gui.app import run_gui  # the window

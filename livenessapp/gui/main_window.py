@@ -27,12 +27,14 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QTextBrowser,
@@ -195,9 +197,15 @@ class MainWindow(QMainWindow):
         sl.addWidget(self.plot, 1)
         self.score_dock = self._dock("Score", score_box, Qt.DockWidgetArea.RightDockWidgetArea)
 
-        self.controls_dock = self._dock(
-            "Controls", self._build_controls(), Qt.DockWidgetArea.LeftDockWidgetArea
+        controls = QScrollArea()  # scrolls where the screen is shorter than the controls
+        controls.setWidget(self._build_controls())
+        controls.setWidgetResizable(True)
+        controls.setFrameShape(QFrame.Shape.NoFrame)
+        controls.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        controls.setMinimumWidth(
+            controls.widget().minimumSizeHint().width() + controls.verticalScrollBar().sizeHint().width()
         )
+        self.controls_dock = self._dock("Controls", controls, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         self.status_fps = QLabel()
         self.status_track = QLabel()
@@ -377,6 +385,8 @@ class MainWindow(QMainWindow):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        """The default size where the screen has room; ``run_gui`` shrinks it to fit a smaller screen
+        (1280x800 included: the docks scale, the controls scroll)."""
         return QSize(1360, 860)
 
     # ------------------------------------------------------------------------------ settings & sources
@@ -444,8 +454,7 @@ class MainWindow(QMainWindow):
         if t is not None:
             self._set_threshold_value(float(t))
         geometry = s.qsettings.value("main/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        self.restored_geometry = geometry is not None and bool(self.restoreGeometry(geometry))
         state = s.qsettings.value("main/state")
         if state is not None:
             self.restoreState(state)
