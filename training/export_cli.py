@@ -89,7 +89,10 @@ def _metrics_table(eval_result: dict | None) -> list[str]:
     if not eval_result:
         return ["No evaluation was given (`--eval-json`); the threshold is the default.", ""]
     src = _threshold_source(eval_result)
-    how = f"chosen on dev ({eval_result.get('threshold_mode')})" if src == "dev" else f"from {src}"
+    how = {
+        "dev": f"chosen on dev ({eval_result.get('threshold_mode')})",
+        "given": "given (`--threshold`/`--threshold-from`: the deciding threshold, not chosen on this data)",
+    }.get(src, f"from {src}")
     lines = [
         f"Evaluated on `{eval_result.get('dataset')}` (`{eval_result.get('data_root')}`), video level, threshold "
         f"{how} and applied unchanged on test.",
