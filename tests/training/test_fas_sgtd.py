@@ -494,7 +494,7 @@ def test_encode_then_temporal_equals_forward(variant):
 
 
 def test_training_warns_about_a_dead_binary_head():
-    from livenessapp_training.fit import dead_binary_head_warning
+    from livenessapp_training.devcheck import dead_binary_head_warning
 
     cfg = SGTDConfig.tiny(binary_activation="relu")
     warning = dead_binary_head_warning(cfg, 0.0)
