@@ -1,5 +1,5 @@
-"""FAS-SGTD network (training/fas_sgtd.py): blocks, shapes, the two training stages, ConvGRU time recurrence,
-streaming (encode + temporal == forward)."""
+"""FAS-SGTD network (training/fas_sgtd.py, its generic blocks in blocks.py): blocks, shapes, the two
+training stages, ConvGRU time recurrence, streaming (encode + temporal == forward)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from livenessapp_training import losses
-from livenessapp_training.fas_sgtd import (
-    FASSGTD,
-    RSGB,
-    ConvGRUCell,
-    GreyWorld,
-    InputStandardisation,
-    SGTDConfig,
-    SobelGradient,
-)
+from livenessapp_training.blocks import GreyWorld, InputStandardisation, SobelGradient
+from livenessapp_training.fas_sgtd import FASSGTD, RSGB, ConvGRUCell, SGTDConfig
 
 VARIANTS = {
     "model1_single_frame": dict(multi_frame=False),
