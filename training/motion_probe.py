@@ -175,7 +175,7 @@ def _measure_videos(samples, cache, interval: int, background: bool) -> list[_Vi
 
 def _frames_and_landmarks(sample, video) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Grey frames of the video and their cached face-mesh landmarks, for the frames in the cache."""
-    from livenessapp_training.preprocess import iter_frames
+    from livenessapp_training.video_frames import iter_frames
 
     wanted = {int(f): k for k, f in enumerate(video.frame_indices)}
     grey, rows = [], []
