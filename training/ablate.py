@@ -112,7 +112,7 @@ VARIANTS: dict[str, Variant] = {
 
 
 def _variant_config(base, v: Variant, out: Path):
-    from livenessapp_training.fit import TrainConfig
+    from livenessapp_training.train_config import TrainConfig
 
     d = base.to_dict()
     d["model_overrides"] = {**base.model_overrides, **v.overrides}
@@ -129,12 +129,13 @@ def _evaluate(run_dir: Path, v: Variant, args) -> dict:
     import numpy as np
     import torch
 
+    from livenessapp_training.checkpoint import load_model
     from livenessapp_training.clips import ClipDataset
     from livenessapp_training.datasets import load_dataset, select
-    from livenessapp_training.evaluate import predict, subset_indices, video_level
-    from livenessapp_training.fit import TrainConfig, load_model
     from livenessapp_training.metrics import dev_test_report
     from livenessapp_training.preprocess import PreprocessCache, PreprocessConfig
+    from livenessapp_training.scoring import predict, subset_indices, video_level
+    from livenessapp_training.train_config import TrainConfig
 
     model, meta = load_model(run_dir / "final.pt", args.eval_device)
     tc = TrainConfig.from_dict(meta["train_config"])
@@ -246,7 +247,7 @@ def run_ablation(base, out: Path, names: Sequence[str], args) -> list[dict]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from livenessapp_training.fit import add_config_arguments
+    from livenessapp_training.train_config import add_config_arguments
 
     p = argparse.ArgumentParser(
         prog="liveness-train ablate",
@@ -267,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from livenessapp_training.fit import config_from_args
+    from livenessapp_training.train_config import config_from_args
 
     args = build_parser().parse_args(argv)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]

@@ -28,25 +28,37 @@ split's unseen conditions (over-fitting); the two call for different remedies.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import os
 import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from livenessapp_training import breakdown
-from livenessapp_training import metrics as M
+from livenessapp_training.eval_report import markdown_report, pct, write_csv, write_plots
+from livenessapp_training.scoring import (
+    LIGHT_SHIFTS,
+    VARIANTS,
+    ClipScores,
+    OnnxModel,
+    VideoScores,
+    evaluate_dataset,
+    evaluate_protocol,
+    light_shift_report,
+    predict,
+    subset_indices,
+    video_level,
+)
 
+# The scoring names are importable from here too (``livenessapp_training.evaluate.predict`` etc.).
 __all__ = [
+    "LIGHT_SHIFTS",
     "VARIANTS",
     "ClipScores",
     "OnnxModel",
@@ -54,487 +66,11 @@ __all__ = [
     "evaluate_protocol",
     "main",
     "predict",
+    "resolve_primary",
+    "run_eval",
     "subset_indices",
     "video_level",
 ]
-
-VARIANTS = ("score", "p_live", "depth", "depth_single")
-# RGB gains of ``--photometric``: exposure a fifth of a stop either way (2 ** -+0.2), and the colour of the
-# light about +-5 % along the warm-cool axis (red against blue).
-LIGHT_SHIFTS = {
-    "exposure x0.87": (0.87, 0.87, 0.87),
-    "exposure x1.15": (1.15, 1.15, 1.15),
-    "warmer light": (1.054, 1.0, 0.949),
-    "cooler light": (0.949, 1.0, 1.054),
-}
-
-
-# --------------------------------------------------------------------------------------------------------
-# Scoring
-# --------------------------------------------------------------------------------------------------------
-
-
-def _masked_mean(depth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean over time of ``sum(D * M) / sum(M)`` per frame: [B, T, 1, d, d] x [B, T, 1, d, d] -> [B]."""
-    num = (depth * mask).flatten(2).sum(-1)
-    den = mask.flatten(2).sum(-1).clamp_min(1e-6)
-    return (num / den).mean(1)
-
-
-def _get(out, name: str):
-    return out[name] if isinstance(out, dict) else getattr(out, name, None)
-
-
-def clip_scores_from_output(out, masks: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The four score variants of a batch of clips from the network's output (see the module docstring).
-    ``D_fusion(t)`` belongs to pair ``(t, t+1)`` and is aligned with frame ``t``: its masks are ``masks[:, :T]``."""
-    score = _get(out, "score").float().reshape(-1)
-    p_live = _get(out, "p_live").float().reshape(-1)
-    fusion = _get(out, "depth_fusion")
-    masks = masks.float()
-    if fusion is not None:
-        depth = _masked_mean(fusion.float(), masks[:, : fusion.shape[1]])
-    else:
-        depth = torch.full_like(score, math.nan)
-    single = _get(out, "depth_single")
-    d_single = _masked_mean(single.float(), masks) if single is not None else torch.full_like(score, math.nan)
-    return {"score": score, "p_live": p_live, "depth": depth, "depth_single": d_single}
-
-
-@dataclass
-class ClipScores:
-    """Per-clip results of one dataset: ids, labels, PAI species and the score variants."""
-
-    video_id: list[str] = field(default_factory=list)
-    label: list[int] = field(default_factory=list)
-    pai: list[str] = field(default_factory=list)
-    scores: dict[str, list[float]] = field(default_factory=lambda: {v: [] for v in VARIANTS})
-
-    def __len__(self) -> int:
-        return len(self.video_id)
-
-
-@dataclass
-class VideoScores:
-    """Video-level scores (the mean of a video's clips)."""
-
-    video_id: list[str]
-    label: np.ndarray
-    pai: list[str]
-    clips: np.ndarray
-    scores: dict[str, np.ndarray]
-
-    def split(self, variant: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        return self.scores[variant], self.label, self.pai
-
-    def rows(self) -> list[dict]:
-        return [
-            {
-                "video_id": v,
-                "label": int(self.label[i]),
-                "pai": self.pai[i],
-                "clips": int(self.clips[i]),
-                **{k: float(s[i]) for k, s in self.scores.items()},
-            }
-            for i, v in enumerate(self.video_id)
-        ]
-
-
-def video_level(clips: ClipScores) -> VideoScores:
-    order: dict[str, int] = {}
-    for v in clips.video_id:
-        order.setdefault(v, len(order))
-    n = len(order)
-    idx = np.array([order[v] for v in clips.video_id], dtype=np.int64)
-    counts = np.bincount(idx, minlength=n)
-    label = np.zeros(n, np.int64)
-    pai = [""] * n
-    for i, v in enumerate(clips.video_id):
-        label[order[v]] = clips.label[i]
-        pai[order[v]] = clips.pai[i]
-    scores = {
-        k: np.bincount(idx, weights=np.asarray(s, np.float64), minlength=n) / np.maximum(counts, 1)
-        for k, s in clips.scores.items()
-    }
-    return VideoScores(list(order), label, pai, counts, scores)
-
-
-class OnnxModel:
-    """The exported full graph (``NAME.onnx``) behind the same call as the torch model: (frames, masks)."""
-
-    def __init__(self, path: str | Path):
-        import onnxruntime as ort
-
-        self.path = Path(path)
-        self.session = ort.InferenceSession(os.fspath(self.path), providers=["CPUExecutionProvider"])
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.metadata = dict(meta)
-        self.config = json.loads(meta["livenessapp.config"]) if "livenessapp.config" in meta else {}
-        self.outputs = [o.name for o in self.session.get_outputs()]
-        self.training = False
-
-    def eval(self) -> OnnxModel:
-        return self
-
-    def __call__(self, frames: torch.Tensor, masks: torch.Tensor) -> dict[str, torch.Tensor]:
-        feeds = {
-            "frames": frames.cpu().numpy().astype(np.float32),
-            "masks": masks.cpu().numpy().astype(np.float32),
-        }
-        names = {i.name for i in self.session.get_inputs()}
-        res = self.session.run(None, {k: v for k, v in feeds.items() if k in names})
-        return {k: torch.from_numpy(np.asarray(v)) for k, v in zip(self.outputs, res, strict=True)}
-
-
-@torch.no_grad()
-def predict(
-    model,
-    dataset: Dataset,
-    device: str | torch.device = "cpu",
-    batch_size: int = 8,
-    num_workers: int = 0,
-    progress: bool = False,
-) -> ClipScores:
-    """Score every clip of ``dataset`` (items as :class:`~livenessapp_training.clips.ClipDataset`'s)."""
-    from livenessapp_training.fit import _collate
-
-    was_training = getattr(model, "training", False)
-    model.eval()
-    is_torch = isinstance(model, torch.nn.Module)
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        collate_fn=_collate,
-        generator=torch.Generator(),
-    )
-    out = ClipScores()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(dataset), desc="eval", unit="clip", dynamic_ncols=True, file=sys.stderr)
-    for batch in loader:
-        frames, masks = batch["frames"], batch["mask"]
-        if is_torch:
-            frames, masks = frames.to(device), masks.to(device)
-        res = model(frames, masks)
-        s = clip_scores_from_output(res, masks)
-        for k in VARIANTS:
-            out.scores[k] += s[k].cpu().double().tolist()
-        out.video_id += list(batch["video_id"])
-        out.label += [int(x) for x in batch["label"]]
-        out.pai += [
-            "live" if int(lab) == 1 else str(p) for p, lab in zip(batch["pai"], batch["label"], strict=True)
-        ]
-        if bar is not None:
-            bar.update(len(batch["video_id"]))
-    if bar is not None:
-        bar.close()
-    if is_torch:
-        model.train(was_training)
-    return out
-
-
-class GainShifted(Dataset):
-    """Items of a :class:`~livenessapp_training.clips.ClipDataset` with their pixels times an RGB ``gain``
-    (undoing and redoing the network's fixed normalisation ``mean`` / ``std``; clipped to 0..255)."""
-
-    def __init__(self, dataset: Dataset, gain: Sequence[float], mean: float, std: float):
-        self.dataset, self.mean, self.std = dataset, float(mean), float(std)
-        self.gain = torch.tensor(gain, dtype=torch.float32).view(1, 3, 1, 1)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> dict:
-        item = dict(self.dataset[index])
-        pixels = (item["frames"] * self.std + self.mean) * self.gain
-        item["frames"] = (pixels.clamp(0.0, 255.0) - self.mean) / self.std
-        return item
-
-
-def light_shift_report(
-    model,
-    test_set: Dataset,
-    recorded: VideoScores,
-    cfg,
-    threshold: float,
-    primary: str,
-    device="cpu",
-    batch_size: int = 8,
-    num_workers: int = 0,
-) -> dict[str, dict]:
-    """``--photometric``: APCER (worst species) / BPCER / ACER on the test set at the unchanged ``threshold``,
-    as recorded (``recorded``: its scores, already computed) and under each of :data:`LIGHT_SHIFTS`."""
-    out = {}
-    for name, gain in {"as recorded": (1.0, 1.0, 1.0), **LIGHT_SHIFTS}.items():
-        if name == "as recorded":
-            scores = recorded
-        else:
-            shifted = GainShifted(test_set, gain, cfg.mean, cfg.std)
-            scores = video_level(predict(model, shifted, device, batch_size, num_workers))
-        s, y, p = scores.split(primary)
-        r = M.apcer_bpcer(s, y, threshold, p)
-        out[name] = {"gain_rgb": list(gain), "apcer": r.apcer, "bpcer": r.bpcer, "acer": r.acer}
-    return out
-
-
-def subset_indices(dataset, max_videos: int = 0, clips_per_video: int = 0) -> list[int]:
-    """A cheap, deterministic subset of a ClipDataset: at most ``max_videos`` videos (live and spoof
-    interleaved so both stay represented) and ``clips_per_video`` evenly spaced clips of each (0 = all)."""
-    items = getattr(dataset, "items", None)
-    samples = getattr(dataset, "samples", None)
-    if items is None or samples is None:
-        return list(range(len(dataset)))
-    per_video: dict[int, list[int]] = {}
-    for i, (v, _) in enumerate(items):
-        per_video.setdefault(v, []).append(i)
-    videos = sorted(per_video, key=lambda v: samples[v].video_id)
-    if max_videos and len(videos) > max_videos:
-        live = [v for v in videos if samples[v].label == 1]
-        spoof = [v for v in videos if samples[v].label == 0]
-        mixed = []
-        for k in range(max(len(live), len(spoof))):
-            mixed += [x[k] for x in (live, spoof) if k < len(x)]
-        videos = sorted(mixed[:max_videos])
-    out: list[int] = []
-    for v in videos:
-        idx = per_video[v]
-        if clips_per_video and len(idx) > clips_per_video:
-            pos = np.linspace(0, len(idx) - 1, clips_per_video).round().astype(int)
-            idx = [idx[p] for p in pos]
-        out += idx
-    return out
-
-
-def _variant_metrics(scores: VideoScores, variant: str) -> dict:
-    s, y, p = scores.split(variant)
-    if not np.isfinite(s).all():
-        return {"acer": math.nan, "eer": math.nan, "threshold": math.nan}
-    if not ((y == 1).any() and (y == 0).any()):
-        return {"acer": math.nan, "eer": math.nan, "threshold": math.nan}
-    e, t = M.threshold_at_eer(s, y)
-    r = M.apcer_bpcer(s, y, t, p)
-    return {"eer": e, "threshold": t, "acer": r.acer, "apcer": r.apcer, "bpcer": r.bpcer}
-
-
-def evaluate_dataset(
-    model, dataset: Dataset, device="cpu", batch_size: int = 8, num_workers: int = 0, progress: bool = False
-) -> dict:
-    """Video-level metrics of one set at its own EER threshold (model selection on dev during training),
-    and ``p_live_std``, the spread of the videos' ``p_live`` (0 when the binary head ignores its input)."""
-    v = video_level(predict(model, dataset, device, batch_size, num_workers, progress))
-    p_live = v.scores["p_live"]
-    return {
-        "videos": len(v.video_id),
-        "variants": {k: _variant_metrics(v, k) for k in VARIANTS},
-        "p_live_std": float(np.std(p_live)) if len(p_live) else math.nan,
-    }
-
-
-def evaluate_protocol(
-    dev: VideoScores | None,
-    test: VideoScores,
-    mode: str = "eer",
-    target_bpcer: float = 0.01,
-    thresholds: dict[str, float] | None = None,
-    skip: Sequence[str] = (),
-) -> dict[str, dict]:
-    """Per variant: the threshold from dev (or given) applied on test (see :func:`metrics.dev_test_report`).
-
-    Variants in ``skip`` (untrained parts) and those with non-finite scores are left out."""
-    out = {}
-    for k in VARIANTS:
-        if k in skip or not np.isfinite(test.scores[k]).all():
-            continue
-        d = dev.split(k) if dev is not None else None
-        t = (thresholds or {}).get(k)
-        out[k] = M.dev_test_report(d, test.split(k), mode=mode, target_bpcer=target_bpcer, threshold=t)
-    return out
-
-
-# --------------------------------------------------------------------------------------------------------
-# Plots and report
-# --------------------------------------------------------------------------------------------------------
-
-
-def _plots(
-    out_dir: Path,
-    dev: VideoScores | None,
-    test: VideoScores,
-    report: dict,
-    primary: str,
-    test_name: str = "test",
-) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy.stats import norm
-
-    files = []
-    variants = [k for k in VARIANTS if k in report]
-    sets = [(test_name, test)] + ([("dev", dev)] if dev is not None else [])
-    # ROC
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for name, vs in sets:
-        for k in variants:
-            s, y, _ = vs.split(k)
-            if (y == 1).any() and (y == 0).any():
-                far, tpr, _ = M.roc_curve(s, y)
-                ax.plot(far, tpr, "-" if name == test_name else ":", label=f"{name} {k}")
-    ax.plot([0, 1], [0, 1], color="0.8", lw=0.8)
-    ax.set(
-        xlabel="APCER (all attacks)",
-        ylabel="1 - BPCER",
-        title="ROC (video level)",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-    )
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out_dir / "roc.png", dpi=110)
-    plt.close(fig)
-    files.append("roc.png")
-    # DET (probit axes)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    lo, hi = 1e-3, 0.5
-    for name, vs in sets:
-        for k in variants:
-            s, y, _ = vs.split(k)
-            if (y == 1).any() and (y == 0).any():
-                a, b, _ = M.det_curve(s, y)
-                a, b = np.clip(a, lo, 1 - lo), np.clip(b, lo, 1 - lo)
-                ax.plot(norm.ppf(a), norm.ppf(b), "-" if name == test_name else ":", label=f"{name} {k}")
-    ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5])
-    ax.set_xticks(norm.ppf(ticks), [f"{t:g}" for t in ticks])
-    ax.set_yticks(norm.ppf(ticks), [f"{t:g}" for t in ticks])
-    ax.set(xlabel="APCER", ylabel="BPCER", title="DET (video level)")
-    ax.set_xlim(norm.ppf(lo), norm.ppf(hi))
-    ax.set_ylim(norm.ppf(lo), norm.ppf(hi))
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out_dir / "det.png", dpi=110)
-    plt.close(fig)
-    files.append("det.png")
-    # histograms
-    for k in variants:
-        s, y, p = test.split(k)
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        bins = np.linspace(min(s.min(), 0.0), max(s.max(), 1.0), 31)
-        ax.hist(s[y == 1], bins=bins, alpha=0.6, label="live")
-        for species in sorted({x for x, lab in zip(p, y, strict=True) if lab == 0}):
-            sel = np.array([x == species and lab == 0 for x, lab in zip(p, y, strict=True)])
-            ax.hist(s[sel], bins=bins, alpha=0.5, label=species)
-        ax.axvline(report[k]["threshold"], color="k", ls="--", lw=1, label="threshold")
-        ax.set(
-            xlabel=f"{k} (video level, {test_name})",
-            ylabel="videos",
-            title=f"{k}" + (" (primary)" if k == primary else ""),
-        )
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out_dir / f"hist_{k}.png", dpi=110)
-        plt.close(fig)
-        files.append(f"hist_{k}.png")
-    return files
-
-
-def _pct(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
-
-
-def markdown_report(result: dict) -> str:
-    lines = [f"# Evaluation: {result['model']}", ""]
-    lines += [
-        f"- dataset: `{result['dataset']}` at `{result['data_root']}`",
-        f"- threshold: {result['threshold_mode']}"
-        + (f" (target BPCER {result['target_bpcer']})" if result["threshold_mode"] == "bpcer" else ""),
-        f"- primary score: `{result['primary']}`; live if score >= threshold; video score = mean of its clips",
-        f"- {result['created']}, {result['seconds']:.1f} s",
-        "",
-    ]
-    scored = result.get("applied_to", "test")
-    if scored != "test":
-        lines += [
-            f"**Fit check: the dev threshold is applied to the {scored} split, not the test split.** Errors "
-            "here mean the model does not fit the data it was trained on (capacity or training budget).",
-            "",
-        ]
-    for proto, r in result["protocols"].items():
-        lines += [f"## Protocol {proto}", ""]
-        lines += [f"Videos: dev {r['counts'].get('dev', {})}, {scored} {r['counts'].get(scored, {})}", ""]
-        lines += [
-            f"| score | threshold | source | APCER % | BPCER % | ACER % | HTER % | EER % ({scored}) | BPCER@APCER=1% | BPCER@APCER=5% |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for k, v in r["variants"].items():
-            t = v["test"]
-            lines.append(
-                f"| {k}{' *' if k == result['primary'] else ''} | {v['threshold']:.4f} | {v['threshold_source']} | "
-                f"{_pct(t['apcer'])} | {_pct(t['bpcer'])} | {_pct(t['acer'])} | {_pct(t['hter'])} | "
-                f"{_pct(t.get('eer'))} | {_pct(t.get('bpcer_at_apcer_1'))} | {_pct(t.get('bpcer_at_apcer_5'))} |"
-            )
-        prim = r["variants"].get(result["primary"])
-        if prim:
-            lines += ["", f"APCER per PAI species ({scored}, `{result['primary']}`):", ""]
-            lines += ["| PAI | videos | APCER % |", "|---|---|---|"]
-            for sp, a in prim["test"]["apcer_per_pai"].items():
-                lines.append(f"| {sp} | {prim['test']['num_attack_per_pai'][sp]} | {_pct(a)} |")
-        if r.get("per_source"):
-            lines += ["", *breakdown.markdown(r["population"], r["per_source"], scored)]
-        if r.get("photometric"):
-            lines += [
-                "",
-                f"The {scored} split under a shifted light, threshold unchanged (`{result['primary']}`):",
-                "",
-            ]
-            lines += ["| light | RGB gain | APCER % | BPCER % | ACER % |", "|---|---|---|---|---|"]
-            for name, m in r["photometric"].items():
-                gain = " / ".join(f"{g:g}" for g in m["gain_rgb"])
-                lines.append(
-                    f"| {name} | {gain} | {_pct(m['apcer'])} | {_pct(m['bpcer'])} | {_pct(m['acer'])} |"
-                )
-        lines += [
-            "",
-            *(f"![{f}]({proto}/{f})" if len(result["protocols"]) > 1 else f"![{f}]({f})" for f in r["plots"]),
-            "",
-        ]
-    if len(result["protocols"]) > 1:
-        lines += [
-            "## Mean ± std over protocols",
-            "",
-            "| score | APCER % | BPCER % | ACER % |",
-            "|---|---|---|---|",
-        ]
-        for k, m in result["mean_std"].items():
-            lines.append(
-                f"| {k} | {_pct(m['apcer'][0])} ± {_pct(m['apcer'][1])} | {_pct(m['bpcer'][0])} ± {_pct(m['bpcer'][1])} "
-                f"| {_pct(m['acer'][0])} ± {_pct(m['acer'][1])} |"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def _write_csv(path: Path, dev: VideoScores | None, test: VideoScores, test_name: str = "test") -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["split", "video_id", "label", "pai", "clips", *VARIANTS])
-        for name, vs in (("dev", dev), (test_name, test)):
-            if vs is None:
-                continue
-            for row in vs.rows():
-                w.writerow(
-                    [
-                        name,
-                        row["video_id"],
-                        row["label"],
-                        row["pai"],
-                        row["clips"],
-                        *(f"{row[k]:.6f}" for k in VARIANTS),
-                    ]
-                )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -597,8 +133,8 @@ def _load_any(model_arg: str, device: torch.device):
     A multi-frame checkpoint saved before stage 2 (a stopped run, or ``final.pt`` of a stage-1-only config)
     has an untrained STPM and binary head: its ``score``, ``p_live`` and ``depth`` variants are noise, so
     they are returned as untrained and left out of the report."""
+    from livenessapp_training.checkpoint import load_model
     from livenessapp_training.fas_sgtd import SGTDConfig
-    from livenessapp_training.fit import load_model
 
     path = Path(model_arg)
     if path.suffix.lower() == ".onnx":
@@ -728,11 +264,11 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         )
         pdir = out_dir / str(proto or "all") if len(protocols) > 1 else out_dir
         pdir.mkdir(parents=True, exist_ok=True)
-        _write_csv(pdir / "scores.csv", scored["dev"], scored["test"], scored_split)
+        write_csv(pdir / "scores.csv", scored["dev"], scored["test"], scored_split)
         plots = (
             []
             if args.no_plots
-            else _plots(pdir, scored["dev"], scored["test"], variants, args.primary, scored_split)
+            else write_plots(pdir, scored["dev"], scored["test"], variants, args.primary, scored_split)
         )
         entry = {"counts": counts, "variants": variants, "plots": plots}
         entry["population"] = {
@@ -788,8 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     prim = result["variants"][result["primary"]]["test"]
     print(
         f"{result['primary']}: threshold {result['threshold']:.4f}  {result['applied_to']} "
-        f"APCER {_pct(prim['apcer'])}%  "
-        f"BPCER {_pct(prim['bpcer'])}%  ACER {_pct(prim['acer'])}%  EER {_pct(prim.get('eer'))}%"
+        f"APCER {pct(prim['apcer'])}%  "
+        f"BPCER {pct(prim['bpcer'])}%  ACER {pct(prim['acer'])}%  EER {pct(prim.get('eer'))}%"
     )
     return 0
 

@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict:
     from livenessapp_training import export as E
-    from livenessapp_training.fit import load_model
+    from livenessapp_training.checkpoint import load_model
 
     model, meta = load_model(args.model, "cpu")
     ckpt_path = Path(meta["path"])

@@ -18,7 +18,7 @@ Measurements per PAI species, on a preprocessed dataset (the cache ``fit`` build
 - with ``--run``: the run's single-frame part on the same clips: the relative change of the features it
   hands to the STPM (``|F_l(t+1) - F_l(t)| / |F_l(t)|``, levels 1-3) -- the motion evidence the STPM gets
   -- and, for a multi-frame run, the spread of ``D_multi`` and of the binary head's logit margin; a ``p_live``
-  that does not vary at all is flagged as a dead binary head (``fit.dead_binary_head_warning``, the check
+  that does not vary at all is flagged as a dead binary head (``devcheck.dead_binary_head_warning``, the check
   ``fit`` runs on the dev videos; see ``SGTDConfig.binary_activation``).
 
 Prints one table per measurement; ``--json`` writes them too.
@@ -175,7 +175,7 @@ def _measure_videos(samples, cache, interval: int, background: bool) -> list[_Vi
 
 def _frames_and_landmarks(sample, video) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Grey frames of the video and their cached face-mesh landmarks, for the frames in the cache."""
-    from livenessapp_training.preprocess import iter_frames
+    from livenessapp_training.video_frames import iter_frames
 
     wanted = {int(f): k for k, f in enumerate(video.frame_indices)}
     grey, rows = [], []
@@ -278,7 +278,7 @@ def _network_report(model, meta: dict, samples, cache, split: str, max_videos: i
     import torch
 
     from livenessapp_training.clips import ClipDataset
-    from livenessapp_training.fit import dead_binary_head_warning
+    from livenessapp_training.devcheck import dead_binary_head_warning
 
     cfg = model.cfg
     temporal = cfg.has_stpm and meta.get("stage") == 2  # a stage-1 run's STPM and head are untrained
@@ -338,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     model = meta = None
     if args.run:
-        from livenessapp_training.fit import load_model
+        from livenessapp_training.checkpoint import load_model
 
         model, meta = load_model(args.run)
         pcfg = PreprocessConfig.from_model(model.cfg)

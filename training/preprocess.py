@@ -51,7 +51,7 @@ import struct
 import sys
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -69,8 +69,8 @@ from livenessapp.face import (
     square_crop_box,
     warp_image,
 )
-from livenessapp.sources import open_video_file
-from livenessapp_training.datasets.base import IMAGE_EXTENSIONS, VideoSample
+from livenessapp_training.datasets.base import VideoSample
+from livenessapp_training.video_frames import VideoReadError, iter_frames, video_fingerprint, video_info
 
 # 2: videos decoded upright (rotation metadata applied, livenessapp.sources.open_video_file)
 CACHE_VERSION = 2
@@ -138,105 +138,6 @@ class PreprocessConfig:
 
     def key_dict(self) -> dict:
         return {"cache_version": CACHE_VERSION, **self.to_dict()}
-
-
-class VideoReadError(RuntimeError):
-    """A video (or frame folder) that cannot be opened or decoded."""
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Reading videos and frame folders
-# ----------------------------------------------------------------------------------------------------------
-def _frame_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
-    )
-
-
-def video_fingerprint(path: Path, files: Sequence[Path] = ()) -> dict:
-    """Size and modification time of a video file, or summed/maxed over a frame folder's images (or over
-    ``files``, an image capture's frames, whose names are part of it)."""
-    path = Path(path)
-    if files:
-        stats = [Path(f).stat() for f in files]
-        names = hashlib.sha256("\n".join(os.fspath(f) for f in files).encode()).hexdigest()[:16]
-        return {
-            "size": sum(s.st_size for s in stats),
-            "mtime_ns": max(s.st_mtime_ns for s in stats),
-            "count": len(files),
-            "files": names,
-        }
-    if path.is_dir():
-        files = _frame_files(path)
-        stats = [f.stat() for f in files]
-        return {
-            "size": sum(s.st_size for s in stats),
-            "mtime_ns": max((s.st_mtime_ns for s in stats), default=0),
-            "count": len(files),
-        }
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def iter_frames(
-    path: Path, step: int = 1, max_frames: int = 0, files: Sequence[Path] = ()
-) -> Iterator[tuple[int, np.ndarray]]:
-    """``(frame index, BGR uint8 frame)`` of a video file or folder of images (or of the image files
-    ``files``, in their order), every ``step``-th frame.
-
-    Skipped frames of a video are grabbed without decoding. Raises :class:`VideoReadError` when nothing can
-    be read.
-    """
-    path = Path(path)
-    if files or path.is_dir():
-        files = [Path(f) for f in files] or _frame_files(path)
-        if not files:
-            raise VideoReadError(f"no images in frame folder {path}")
-        good = 0
-        for i, f in enumerate(files):
-            if max_frames and i >= max_frames:
-                break
-            if i % step:
-                continue
-            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-            if img is not None:
-                good += 1
-                yield i, img
-        if not good:
-            raise VideoReadError(f"no readable images in {path}")
-        return
-    if not path.is_file():
-        raise VideoReadError(f"no such video: {path}")
-    cap = open_video_file(path)
-    try:
-        if not cap.isOpened():
-            raise VideoReadError(f"cannot open video {path}")
-        i = good = 0
-        while not max_frames or i < max_frames:
-            if i % step:
-                if not cap.grab():
-                    break
-            else:
-                ok, frame = cap.read()
-                if not ok or frame is None:
-                    break
-                good += 1
-                yield i, frame
-            i += 1
-        if not good:
-            raise VideoReadError(f"no decodable frames in {path}")
-    finally:
-        cap.release()
-
-
-def _video_info(path: Path) -> dict:
-    if path.is_dir():
-        return {"fps": 0.0}
-    cap = cv2.VideoCapture(str(path))
-    try:
-        return {"fps": float(cap.get(cv2.CAP_PROP_FPS) or 0.0)}
-    finally:
-        cap.release()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -322,7 +223,7 @@ def process_video(sample: VideoSample, cfg: PreprocessConfig) -> tuple[dict[str,
         "frames_no_face": no_face,
         "width": width,
         "height": height,
-        "fps": _video_info(Path(sample.path))["fps"],
+        "fps": video_info(Path(sample.path))["fps"],
         "seconds": time.perf_counter() - start,
     }
     return arrays, stats

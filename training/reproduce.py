@@ -1,6 +1,6 @@
 """``liveness-train reproduce --config FILE``: one command from nothing to an exported, evaluated model.
 
-The recipe file is a training config (the ``[train]`` table of :class:`~livenessapp_training.fit.TrainConfig`)
+The recipe file is a training config (the ``[train]`` table of :class:`~livenessapp_training.train_config.TrainConfig`)
 with two more tables::
 
     [simulate]            # render the training data first (omit for a real dataset already on disk)
@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from livenessapp_training.fit import TrainConfig, load_config
+from livenessapp_training.train_config import TrainConfig, load_config
 
 __all__ = ["Step", "main", "plan"]
 

@@ -11,10 +11,11 @@ from test_fit import fake_data
 
 from livenessapp_training import ablate as A
 from livenessapp_training import fit as F
+from livenessapp_training.train_config import TrainConfig
 
 
 def test_variants_follow_tables_4_and_5(tmp_path):
-    base = F.TrainConfig(model="tiny", stage1_steps=5, stage2_steps=7)
+    base = TrainConfig(model="tiny", stage1_steps=5, stage2_steps=7)
     v4 = A._variant_config(base, A.VARIANTS["model4"], tmp_path)
     assert (v4.stage1_steps, v4.stage2_steps, v4.init_from) == (0, 7, str(tmp_path / "model1" / "final.pt"))
     mc = v4.model_config()
@@ -54,7 +55,7 @@ def test_ablation_shares_stage_1_and_writes_one_table(tmp_path, monkeypatch, one
         }
 
     monkeypatch.setattr(A, "_evaluate", fake_eval)
-    base = F.TrainConfig(
+    base = TrainConfig(
         model="tiny",
         stage1_steps=2,
         stage2_steps=2,

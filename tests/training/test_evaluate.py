@@ -1,5 +1,5 @@
 """Evaluation: score variants from the network output, video-level averaging, the cheap dev subset, the
-dev -> test protocol, and the report / plots."""
+dev -> test protocol (scoring.py), the report / plots (eval_report.py) and the eval command (evaluate.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from livenessapp_training import eval_report as R
 from livenessapp_training import evaluate as E
+from livenessapp_training import scoring as S
 from livenessapp_training.fas_sgtd import FASSGTD, SGTDConfig
 
 
@@ -20,7 +22,7 @@ def test_score_variants_match_eq18():
     masks = (torch.rand(3, 4, 1, 4, 4) > 0.3).float()
     with torch.no_grad():
         out = model(frames, masks)
-    s = E.clip_scores_from_output(out, masks)
+    s = S.clip_scores_from_output(out, masks)
     beta = model.cfg.beta
     torch.testing.assert_close(s["score"], beta * s["p_live"] + (1 - beta) * s["depth"])
     torch.testing.assert_close(s["p_live"], out.p_live)
@@ -32,55 +34,55 @@ def test_gain_shift_scales_the_pixels_and_clips_like_a_camera():
     cfg = SGTDConfig.tiny()
     pixels = torch.tensor([10.0, 100.0, 250.0]).view(1, 3, 1, 1).expand(2, 3, 2, 2)
     item = {"frames": (pixels - cfg.mean) / cfg.std, "label": torch.tensor(1)}
-    shifted = E.GainShifted([item], (0.5, 1.0, 1.15), cfg.mean, cfg.std)[0]
+    shifted = S.GainShifted([item], (0.5, 1.0, 1.15), cfg.mean, cfg.std)[0]
     got = shifted["frames"] * cfg.std + cfg.mean
     torch.testing.assert_close(got[0, :, 0, 0], torch.tensor([5.0, 100.0, 255.0]))  # 287.5 clipped
-    assert shifted["label"] is item["label"] and len(E.GainShifted([item], (1, 1, 1), 0, 1)) == 1
+    assert shifted["label"] is item["label"] and len(S.GainShifted([item], (1, 1, 1), 0, 1)) == 1
 
 
 def test_video_level_means_and_subset():
-    clips = E.ClipScores()
+    clips = S.ClipScores()
     for vid, lab, pai, sc in [("a", 1, "live", 0.2), ("a", 1, "live", 0.4), ("b", 0, "print", 0.9)]:
         clips.video_id.append(vid)
         clips.label.append(lab)
         clips.pai.append(pai)
-        for k in E.VARIANTS:
+        for k in S.VARIANTS:
             clips.scores[k].append(sc)
-    v = E.video_level(clips)
+    v = S.video_level(clips)
     assert v.video_id == ["a", "b"] and list(v.clips) == [2, 1] and list(v.label) == [1, 0]
     np.testing.assert_allclose(v.scores["score"], [0.3, 0.9])
 
     samples = [SimpleNamespace(video_id=f"v{i}", label=i % 2) for i in range(6)]
     ds = SimpleNamespace(items=[(v, t) for v in range(6) for t in range(5)], samples=samples)
-    idx = E.subset_indices(ds, max_videos=4, clips_per_video=2)
+    idx = S.subset_indices(ds, max_videos=4, clips_per_video=2)
     videos = {ds.items[i][0] for i in idx}
     assert len(videos) == 4 and len(idx) == 8
     assert {samples[v].label for v in videos} == {0, 1}
-    assert E.subset_indices(ds, 4, 2) == idx  # deterministic
-    assert len(E.subset_indices(ds)) == 30
+    assert S.subset_indices(ds, 4, 2) == idx  # deterministic
+    assert len(S.subset_indices(ds)) == 30
 
 
 def _scores(live, spoof, pais):
     n = len(live) + len(spoof)
     s = np.array(live + spoof, float)
-    return E.VideoScores(
+    return S.VideoScores(
         [f"v{i}" for i in range(n)],
         np.array([1] * len(live) + [0] * len(spoof)),
         ["live"] * len(live) + pais,
         np.ones(n, int),
-        {k: s for k in E.VARIANTS},
+        {k: s for k in S.VARIANTS},
     )
 
 
 def test_protocol_report_and_plots(tmp_path):
     dev = _scores([0.9, 0.8, 0.7, 0.4], [0.6, 0.3, 0.2, 0.1], ["print", "print", "replay", "replay"])
     test = _scores([0.55, 0.45], [0.52, 0.1], ["print", "replay"])
-    rep = E.evaluate_protocol(dev, test)
+    rep = S.evaluate_protocol(dev, test)
     assert rep["score"]["threshold"] == pytest.approx(0.5)  # the dev EER threshold
     assert rep["score"]["test"]["acer"] == pytest.approx(0.75)
-    fixed = E.evaluate_protocol(None, test, thresholds={k: 0.5 for k in E.VARIANTS})
+    fixed = S.evaluate_protocol(None, test, thresholds={k: 0.5 for k in S.VARIANTS})
     assert fixed["score"]["threshold_source"] == "given"
-    files = E._plots(tmp_path, dev, test, rep, "score")
+    files = R.write_plots(tmp_path, dev, test, rep, "score")
     assert all((tmp_path / f).stat().st_size > 1000 for f in files) and "det.png" in files
     result = {
         "model": "m",
@@ -93,7 +95,7 @@ def test_protocol_report_and_plots(tmp_path):
         "seconds": 1.0,
         "protocols": {"p1": {"counts": {}, "variants": rep, "plots": files}},
     }
-    md = E.markdown_report(result)
+    md = R.markdown_report(result)
     assert "| score * | 0.5000 | dev | 100.00 | 50.00 | 75.00 |" in md
     assert "| print | 1 | 100.00 |" in md
 
@@ -119,9 +121,9 @@ def test_evaluate_protocol_leaves_out_the_untrained_variants():
     labels = np.array([1, 0] * (n // 2))
 
     def scored():
-        scores = {k: rng.random(n) + 0.5 * labels for k in E.VARIANTS}
+        scores = {k: rng.random(n) + 0.5 * labels for k in S.VARIANTS}
         pai = ["live" if y else "print" for y in labels]
-        return E.VideoScores([f"v{i}" for i in range(n)], labels, pai, np.ones(n, dtype=int), scores)
+        return S.VideoScores([f"v{i}" for i in range(n)], labels, pai, np.ones(n, dtype=int), scores)
 
-    rep = E.evaluate_protocol(scored(), scored(), skip=E.STAGE1_ONLY_UNTRAINED)
-    assert sorted(rep) == sorted(set(E.VARIANTS) - set(E.STAGE1_ONLY_UNTRAINED))
+    rep = S.evaluate_protocol(scored(), scored(), skip=E.STAGE1_ONLY_UNTRAINED)
+    assert sorted(rep) == sorted(set(S.VARIANTS) - set(E.STAGE1_ONLY_UNTRAINED))

@@ -13,7 +13,7 @@ import torch
 from livenessapp_training import export as X
 from livenessapp_training import export_cli as EC
 from livenessapp_training.fas_sgtd import FASSGTD, SGTDConfig
-from livenessapp_training.fit import TrainConfig
+from livenessapp_training.train_config import TrainConfig
 
 
 @pytest.fixture()

@@ -1,5 +1,5 @@
-"""FAS-SGTD network (training/fas_sgtd.py): blocks, shapes, the two training stages, ConvGRU time recurrence,
-streaming (encode + temporal == forward)."""
+"""FAS-SGTD network (training/fas_sgtd.py, its generic blocks in blocks.py): blocks, shapes, the two
+training stages, ConvGRU time recurrence, streaming (encode + temporal == forward)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from livenessapp_training import losses
-from livenessapp_training.fas_sgtd import (
-    FASSGTD,
-    RSGB,
-    ConvGRUCell,
-    GreyWorld,
-    InputStandardisation,
-    SGTDConfig,
-    SobelGradient,
-)
+from livenessapp_training.blocks import GreyWorld, InputStandardisation, SobelGradient
+from livenessapp_training.fas_sgtd import FASSGTD, RSGB, ConvGRUCell, SGTDConfig
 
 VARIANTS = {
     "model1_single_frame": dict(multi_frame=False),
@@ -494,7 +487,7 @@ def test_encode_then_temporal_equals_forward(variant):
 
 
 def test_training_warns_about_a_dead_binary_head():
-    from livenessapp_training.fit import dead_binary_head_warning
+    from livenessapp_training.devcheck import dead_binary_head_warning
 
     cfg = SGTDConfig.tiny(binary_activation="relu")
     warning = dead_binary_head_warning(cfg, 0.0)

@@ -16,6 +16,9 @@ import torch
 from torch.utils.data import Dataset
 
 from livenessapp_training import fit as F
+from livenessapp_training.checkpoint import load_model
+from livenessapp_training.data_setup import DataBundle, EpochSampler
+from livenessapp_training.train_config import TrainConfig, config_from_args
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,8 +67,8 @@ class FakeClips(Dataset):
         }
 
 
-def fake_data(nf: int = 4) -> F.DataBundle:
-    return F.DataBundle(
+def fake_data(nf: int = 4) -> DataBundle:
+    return DataBundle(
         FakeClips(24, 1, seed=0), FakeClips(12, nf, seed=1), FakeClips(8, nf, seed=2), {"fake": True}
     )
 
@@ -102,25 +105,25 @@ def test_config_file_overrides_and_cli(tmp_path):
     args = F.build_parser().parse_args(
         ["--config", str(tmp_path / "c.json"), "--stage1-steps", "9", "--augment", "false"]
     )
-    cfg = F.config_from_args(args)
+    cfg = config_from_args(args)
     assert (cfg.model, cfg.stage1_steps, cfg.optimizer, cfg.augment) == ("tiny", 9, "adamw", False)
     assert (
         cfg.stage1_lr == 3e-3 and cfg.stage2_lr == 1e-2 and cfg.rho == 0.95 and cfg.eps == 1e-8
     )  # the paper's
     args = F.build_parser().parse_args(["--config", str(tmp_path / "c.toml"), "--betas", "0.8,0.9"])
-    cfg = F.config_from_args(args)
+    cfg = config_from_args(args)
     assert cfg.stage2_lr == 0.5 and cfg.betas == (0.8, 0.9)
     mc = cfg.model_config()
     assert mc.use_convgru is False and mc.input_size == 32
-    assert F.TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     with pytest.raises(ValueError, match="unknown"):
-        F.TrainConfig.from_dict({"stage_1_steps": 3})
+        TrainConfig.from_dict({"stage_1_steps": 3})
     with pytest.raises(ValueError, match="override"):
-        F.TrainConfig(model="tiny", model_overrides={"nope": 1}).model_config()
+        TrainConfig(model="tiny", model_overrides={"nope": 1}).model_config()
 
 
 def test_epoch_sampler_is_deterministic_sharded_and_resumable():
-    s = F.EpochSampler(10, seed=3, stage=1)
+    s = EpochSampler(10, seed=3, stage=1)
     s.set_epoch(0)
     a = list(s)
     assert sorted(a) == list(range(10)) and list(s) == a
@@ -128,14 +131,14 @@ def test_epoch_sampler_is_deterministic_sharded_and_resumable():
     assert list(s) != a
     s.set_epoch(0, start=4)
     assert list(s) == a[4:] and len(s) == 6
-    shards = [F.EpochSampler(10, 3, 1, rank=r, world=3) for r in range(3)]
+    shards = [EpochSampler(10, 3, 1, rank=r, world=3) for r in range(3)]
     got = [list(x) for x in shards]
     assert all(len(g) == 4 for g in got) and set().union(*got) == set(range(10))
 
 
 def test_resume_is_exact_and_stage2_freezes_the_single_frame_part(tmp_path):
     full = tmp_path / "full"
-    summary = F.fit(F.TrainConfig(**BASE, out_dir=str(full)), data=fake_data())
+    summary = F.fit(TrainConfig(**BASE, out_dir=str(full)), data=fake_data())
     assert summary["steps"] == 8
     for name in (
         "config.json",
@@ -153,7 +156,7 @@ def test_resume_is_exact_and_stage2_freezes_the_single_frame_part(tmp_path):
     # interrupted mid stage 1 (step 2), at the stage boundary (4) and mid stage 2 (6, after a dev selection)
     for k in (2, 4, 6):
         run = tmp_path / f"stop{k}"
-        cfg = F.TrainConfig(**BASE, out_dir=str(run))
+        cfg = TrainConfig(**BASE, out_dir=str(run))
         with pytest.raises(F.StopTraining):
             F.fit(cfg, data=fake_data(), stop_after=k)
         ck = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
@@ -166,7 +169,7 @@ def test_resume_is_exact_and_stage2_freezes_the_single_frame_part(tmp_path):
     assert _max_diff(s1, final, "backbone.") == 0.0
     assert _max_diff(s1, final, "stpm.") > 0.0
     assert _max_diff(s1, final, "binary.") > 0.0
-    model, meta = F.load_model(full)
+    model, meta = load_model(full)
     assert meta["path"].endswith("best.pt") and not model.training
 
 
@@ -211,8 +214,10 @@ DDP_SCRIPT = textwrap.dedent(
     import torch, torch.distributed as dist
     from test_fit import BASE, fake_data
     from livenessapp_training import fit as F
-    info = F.setup_distributed("cpu")
-    cfg = F.TrainConfig(**{{**BASE, "out_dir": sys.argv[1], "stage1_batch": 2, "stage2_batch": 1}})
+    from livenessapp_training.distributed import setup_distributed, teardown_distributed
+    from livenessapp_training.train_config import TrainConfig
+    info = setup_distributed("cpu")
+    cfg = TrainConfig(**{{**BASE, "out_dir": sys.argv[1], "stage1_batch": 2, "stage2_batch": 1}})
     trainer = F.Trainer(cfg, fake_data(), info)
     trainer.fit()
     params = torch.cat([p.detach().flatten() for p in F._unwrap(trainer.model).parameters()])
@@ -220,8 +225,8 @@ DDP_SCRIPT = textwrap.dedent(
     dist.all_gather(gathered, params)
     if info.main:
         print("WORLD", info.world, "DIFF", float((gathered[0] - gathered[1]).abs().max()))
-    del trainer  # the DDP wrapper holds the process group: see F.teardown_distributed
-    F.teardown_distributed()
+    del trainer  # the DDP wrapper holds the process group: see teardown_distributed
+    teardown_distributed()
     """
 )
 

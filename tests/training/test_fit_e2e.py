@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from livenessapp_training import cli
-from livenessapp_training import evaluate as E
+from livenessapp_training.scoring import LIGHT_SHIFTS
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +95,7 @@ def test_simulate_fit_resume_eval_export(tmp_path):
     assert set(ev["variants"]) >= {"score", "p_live", "depth", "depth_single"}
     assert ev["variants"]["score"]["threshold_source"] == "dev"
     light = ev["protocols"]["all"]["photometric"]
-    assert list(light) == ["as recorded", *E.LIGHT_SHIFTS]
+    assert list(light) == ["as recorded", *LIGHT_SHIFTS]
     # unshifted, the light table repeats the test metrics at the dev threshold
     assert light["as recorded"]["acer"] == pytest.approx(ev["variants"]["score"]["test"]["acer"])
     assert "under a shifted light" in (run / "eval" / "report.md").read_text()

@@ -13,13 +13,8 @@ import pytest
 
 from livenessapp import face as F
 from livenessapp_training.datasets import VideoSample
-from livenessapp_training.preprocess import (
-    SUMMARY_NAME,
-    CachedVideo,
-    PreprocessCache,
-    PreprocessConfig,
-    iter_frames,
-)
+from livenessapp_training.preprocess import SUMMARY_NAME, CachedVideo, PreprocessCache, PreprocessConfig
+from livenessapp_training.video_frames import iter_frames
 
 
 def make_video(path: Path, photo_bgr: np.ndarray, frames: int = 20, blank: tuple[int, ...] = ()) -> Path:

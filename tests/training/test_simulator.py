@@ -270,7 +270,7 @@ def _face_colour(frame: np.ndarray, landmarks: np.ndarray) -> tuple[float, float
 def test_camera_automatics_cancel_most_of_the_light_colour_and_level():
     """Auto exposure + grey-world auto white balance: the same grey scene under a warm bright light and a
     cool dim one comes out far closer than the light made it; with the automatics off, unchanged."""
-    from livenessapp_training.simulator.scene import CameraLook
+    from livenessapp_training.simulator.looks import CameraLook
 
     scene = np.random.default_rng(0).uniform(0.2, 0.6, (120, 160, 3)).astype(np.float32)
     warm = scene * np.array([0.85, 1.0, 1.2], np.float32) * 1.25  # BGR: red up, blue down, brighter

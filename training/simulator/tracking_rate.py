@@ -1,7 +1,7 @@
 """How often MediaPipe tracks the simulated faces, per scenario: ``liveness-train simulate tracking-rate``.
 
 Each clip is rendered (or, with ``from_dir``, its stored video is read), written as an mp4v video like
-:func:`.generate.write_clip` does, decoded again with :func:`livenessapp_training.preprocess.iter_frames`
+:func:`.generate.write_clip` does, decoded again with :func:`livenessapp_training.video_frames.iter_frames`
 and tracked exactly like the preprocessing cache does (:class:`livenessapp.face.FaceMeshTracker` in video
 mode, one tracker per clip, :class:`~livenessapp_training.preprocess.PreprocessConfig`'s defaults,
 :func:`livenessapp.face.primary_face`), so the rates are the ones the training data will have.
@@ -106,7 +106,8 @@ def measure_clip(
     """Render ``spec`` (its geometry, and its video unless ``video`` names the stored one), track it like
     the preprocessing cache and return per-frame records plus the clip's manifest fields."""
     from livenessapp.face import primary_face
-    from livenessapp_training.preprocess import PreprocessConfig, iter_frames, video_tracker
+    from livenessapp_training.preprocess import PreprocessConfig, video_tracker
+    from livenessapp_training.video_frames import iter_frames
 
     from .head import HeadModel
 
