@@ -55,30 +55,69 @@ def main(real_pad: Path, real_extra: Path, out: Path) -> None:
     for person in people:
         for f in sorted(person.iterdir()):
             if media := _media(f):
-                rows.append(_row(f, out, media, "live", "Trainingdata-datamarket/Anti-Spoofing-Real-Dataset",
-                                 person.name, "dev" if person in dev_people else "train"))
+                rows.append(
+                    _row(
+                        f,
+                        out,
+                        media,
+                        "live",
+                        "Trainingdata-datamarket/Anti-Spoofing-Real-Dataset",
+                        person.name,
+                        "dev" if person in dev_people else "train",
+                    )
+                )
 
     sv = real_extra / "Trainingdata-datamarket+Selfies-and-video-dataset" / "samples"
     for person in sorted(p for p in sv.iterdir() if p.is_dir()):
         for f in sorted(person.iterdir()):
             if media := _media(f):
-                rows.append(_row(f, out, media, "live", "Trainingdata-datamarket/Selfies-and-video-dataset",
-                                 person.name, "test"))
+                rows.append(
+                    _row(
+                        f,
+                        out,
+                        media,
+                        "live",
+                        "Trainingdata-datamarket/Selfies-and-video-dataset",
+                        person.name,
+                        "test",
+                    )
+                )
 
     zalo = real_extra / "nhtlongcs+liveness-detection" / "data_sample" / "train"
     with open(zalo / "label.csv", newline="") as fh:
         for r in csv.DictReader(fh):
             label = "live" if r["liveness_score"].strip() == "1" else "spoof"
-            rows.append(_row(zalo / "videos" / r["fname"], out, "video", label, "nhtlongcs/liveness-detection",
-                             "", "test"))
+            rows.append(
+                _row(
+                    zalo / "videos" / r["fname"],
+                    out,
+                    "video",
+                    label,
+                    "nhtlongcs/liveness-detection",
+                    "",
+                    "test",
+                )
+            )
 
-    columns = ["file", "label", "attack", "media", "source_repo", "subject", "split", "source_path", "license"]
+    columns = [
+        "file",
+        "label",
+        "attack",
+        "media",
+        "source_repo",
+        "subject",
+        "split",
+        "source_path",
+        "license",
+    ]
     with open(out / MANIFEST_NAME, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=columns, delimiter="\t", extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
-    print(f"{out / MANIFEST_NAME}: {len(rows)} rows; dev people of Anti-Spoofing-Real: "
-          + ", ".join(p.name for p in sorted(dev_people)))
+    print(
+        f"{out / MANIFEST_NAME}: {len(rows)} rows; dev people of Anti-Spoofing-Real: "
+        + ", ".join(p.name for p in sorted(dev_people))
+    )
 
 
 def _row(path: Path, out: Path, media: str, label: str, source: str, subject: str, split: str) -> dict:
