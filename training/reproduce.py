@@ -143,7 +143,7 @@ def plan(config: str | Path, force: bool = False) -> list[Step]:
     elif not Path(cfg.data_root).exists():
         raise ValueError(
             f"{path}: the dataset {cfg.data_root} does not exist and the recipe has no [simulate] table. "
-            "Put the dataset there (see the README's 'Training on real data') or add a [simulate] table."
+            "Put the dataset there (see docs/training.md, 'Training on real datasets') or add a [simulate] table."
         )
     run = Path(cfg.out_dir)
     last = run / "checkpoints" / "last.pt"
