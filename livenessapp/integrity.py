@@ -19,17 +19,20 @@ SHA-256 (``training/export_cli.py``, ``model_card``)::
 - ``incomplete``: the card lists none or only some of the graphs: a warning, as for a missing card.
 
 This detects damage and accidental swaps, not a deliberate forgery (whoever can replace the model can
-replace its card). hashlib only: no onnxruntime, no torch.
+replace its card). No onnxruntime, no torch: the files' naming and hash come from
+:mod:`livenessapp.model_files` (``GRAPHS``, ``sibling_paths``, ``card_path`` and ``file_sha256`` are
+re-exported here); only :func:`load_verified_model` imports :mod:`livenessapp.model`, when called.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+
+from livenessapp.model_files import GRAPHS, card_path, file_sha256, sibling_paths
 
 __all__ = [
     "GRAPHS",
@@ -38,6 +41,7 @@ __all__ = [
     "IntegrityResult",
     "card_path",
     "check_model",
+    "file_sha256",
     "group_files",
     "load_verified_model",
     "read_card_hashes",
@@ -45,7 +49,6 @@ __all__ = [
     "verify_model_card",
 ]
 
-GRAPHS = ("full", "encoder", "pair", "temporal")  # "pair": format 2 and later
 _ROW = re.compile(r"^\s*\|\s*`([^`/\\]+)`\s*\|\s*`([0-9a-fA-F]{64})`\s*\|")
 
 
@@ -92,36 +95,9 @@ class IntegrityResult:
         }
 
 
-def _stem(path: Path) -> str:
-    return path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.name
-
-
-def sibling_paths(path: str | os.PathLike) -> dict[str, Path]:
-    """The graph files of the model group of ``NAME.onnx`` (the one naming rule, shared with
-    :mod:`livenessapp.model`): ``{"full": NAME.onnx, "encoder": NAME.encoder.onnx, "pair": NAME.pair.onnx,
-    "temporal": NAME.temporal.onnx}``."""
-    p = Path(path)
-    stem = _stem(p)
-    return {"full": p, **{g: p.with_name(f"{stem}.{g}.onnx") for g in GRAPHS[1:]}}
-
-
-def card_path(model_path: str | os.PathLike) -> Path:
-    """``NAME.md`` beside ``NAME.onnx``."""
-    p = Path(model_path)
-    return p.with_name(f"{_stem(p)}.md")
-
-
 def group_files(model_path: str | os.PathLike) -> list[Path]:
     """The graph files a model group may have, in :data:`GRAPHS` order (only those that exist are checked)."""
     return list(sibling_paths(model_path).values())
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_card_hashes(card: str | os.PathLike) -> dict[str, str]:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from livenessapp.integrity import GRAPHS, file_sha256, sibling_paths
+from livenessapp.model_files import GRAPHS, file_sha256, sibling_paths
 
 __all__ = ["PROVIDERS", "GraphOutput", "LivenessModel", "ModelError", "ModelMeta", "sibling_paths"]
 
