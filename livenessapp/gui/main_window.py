@@ -54,8 +54,9 @@ from livenessapp.gui.adapter import (
     window_info,
 )
 from livenessapp.gui.bridge import EngineBridge
-from livenessapp.gui.controller import EngineController, RunInfo, RunOptions, source_label
+from livenessapp.gui.controller import EngineController
 from livenessapp.gui.qtimage import bgr_to_qimage
+from livenessapp.gui.run_options import RunInfo, RunOptions, source_label
 from livenessapp.gui.settings import AppSettings
 from livenessapp.gui.theme import verdict_color
 from livenessapp.gui.widgets import (
