@@ -8,7 +8,8 @@ renaming a field in the engine degrades to a missing overlay, not a crash.
 :func:`cue_rows` turns a :class:`WindowInfo` into the rows of the score panel's cue meters (network score,
 p_live, depth score, motion-parallax score with its own threshold and state, and the logistic fusion's
 probability when that rule is on); :data:`FUSION_RULE_TEXT` holds the label and one-sentence explanation of
-each fusion rule of :mod:`livenessapp.parallax` that the rule selector shows.
+each fusion rule of :mod:`livenessapp.parallax` that the rule selector shows. :func:`overlay_detail` and
+:func:`depth_title` are the main window's texts for the video's second line and the depth inspector.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ __all__ = [
     "FrameInfo",
     "WindowInfo",
     "cue_rows",
+    "depth_title",
     "frame_info",
     "fusion_rule_label",
+    "overlay_detail",
     "parallax_state_text",
     "window_info",
 ]
@@ -167,6 +170,34 @@ def parallax_state_text(state: str | None, score: float | None, threshold: float
 
 def fusion_rule_label(rule: str) -> str:
     return FUSION_RULE_TEXT.get(rule, (rule.replace("_", " "), ""))[0]
+
+
+def overlay_detail(w: WindowInfo | None) -> str:
+    """The video's second line: why the fused decision differs from the network's, else the parallax
+    cue's state ("" before the first window or with the cue off)."""
+    if w is None or w.parallax_state is None:
+        return ""
+    if w.live is not None and w.network_live is not None and w.live != w.network_live and w.reason:
+        return w.reason
+    state = parallax_state_text(w.parallax_state, w.parallax_score, w.parallax_threshold)
+    value = f" {w.parallax_score:.2f}" if w.parallax_state == "ok" and w.parallax_score is not None else ""
+    return f"parallax{value}: {state}"
+
+
+def depth_title(w: WindowInfo) -> str:
+    """The depth inspector's title: ``window 12   score 0.81   p_live 0.77   depth 0.64   parallax 0.31``."""
+    title = f"window {w.index}"
+    if w.score is not None:
+        title += f"   score {w.score:.3f}"
+    if w.p_live is not None:
+        title += f"   p_live {w.p_live:.3f}"
+    if w.depth_score is not None:
+        title += f"   depth {w.depth_score:.3f}"
+    if w.parallax_state == "ok" and w.parallax_score is not None:
+        title += f"   parallax {w.parallax_score:.3f}"
+    elif w.parallax_state is not None:
+        title += "   parallax –"
+    return title
 
 
 def cue_rows(w: WindowInfo, smoothed: float | None = None, threshold: float | None = None) -> list[CueRow]:

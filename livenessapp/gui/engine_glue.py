@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from livenessapp.gui.controller import RunInfo, RunOptions
+from livenessapp.gui.run_options import RunInfo, RunOptions
 
 __all__ = [
     "build_engine",

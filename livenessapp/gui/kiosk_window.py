@@ -30,8 +30,9 @@ from PySide6.QtWidgets import QWidget
 
 from livenessapp.gui.adapter import FrameInfo, WindowInfo, frame_info, window_info
 from livenessapp.gui.bridge import EngineBridge
-from livenessapp.gui.controller import EngineController, RunInfo, RunOptions
+from livenessapp.gui.controller import EngineController
 from livenessapp.gui.qtimage import bgr_to_qimage
+from livenessapp.gui.run_options import RunInfo, RunOptions
 from livenessapp.gui.settings import AppSettings
 from livenessapp.gui.theme import COLORS, draw_text
 from livenessapp.kiosk import (

@@ -5,6 +5,13 @@ Threads: the engine captures, tracks and scores in its own threads and calls the
 finished results into pictures (overlay on a QImage, depth panel, plot). The recorder is fed from the
 bridge's frame tap in the engine's thread and encodes on a thread of its own, so recording neither drops
 frames when the GUI is slow nor slows the GUI down.
+
+The window's parts live in rooms of their own: :mod:`~livenessapp.gui.main_panels` builds the video, the
+docks, the controls and the status bar; :mod:`~livenessapp.gui.main_actions` the shortcuts and menus;
+:mod:`~livenessapp.gui.main_settings` restores and saves the controls and the layout;
+:mod:`~livenessapp.gui.main_recording` records clips and snapshots (a mixin of :class:`MainWindow`);
+:mod:`~livenessapp.gui.dialogs` holds the model card viewer. This module keeps what the controls do and
+how the engine's results are shown.
 """
 
 from __future__ import annotations
@@ -13,61 +20,37 @@ import contextlib
 import sys
 import time
 from collections import deque
-from datetime import datetime
 from pathlib import Path
 
-import cv2
 from PySide6.QtCore import QSize, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QDockWidget,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QFrame,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QPushButton,
-    QScrollArea,
-    QSlider,
-    QSpinBox,
-    QTextBrowser,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from livenessapp import paths
 from livenessapp.gui.adapter import (
-    FUSION_RULE_TEXT,
     FrameInfo,
     WindowInfo,
     cue_rows,
+    depth_title,
     frame_info,
     fusion_rule_label,
-    parallax_state_text,
+    overlay_detail,
     window_info,
 )
 from livenessapp.gui.bridge import EngineBridge
-from livenessapp.gui.controller import EngineController, RunInfo, RunOptions, source_label
+from livenessapp.gui.controller import EngineController
+from livenessapp.gui.dialogs import ModelCardDialog
+from livenessapp.gui.main_actions import build_actions
+from livenessapp.gui.main_panels import build_panels
+from livenessapp.gui.main_recording import RecordingMixin
+from livenessapp.gui.main_settings import load_settings, save_settings
 from livenessapp.gui.qtimage import bgr_to_qimage
+from livenessapp.gui.run_options import RunInfo, RunOptions, source_label
 from livenessapp.gui.settings import AppSettings
 from livenessapp.gui.theme import verdict_color
-from livenessapp.gui.widgets import (
-    CueMeters,
-    DepthInspector,
-    FrameOverlay,
-    ScorePlot,
-    VideoView,
-    paint_overlay,
-)
-from livenessapp.parallax import FUSION_RULES, PARALLAX_THRESHOLD
-from livenessapp.recording import LABELS, ClipRecorder, RecordedClip
+from livenessapp.gui.video_view import FrameOverlay, paint_overlay
+from livenessapp.parallax import FUSION_RULES
+from livenessapp.recording import ClipRecorder, RecordedClip
 from livenessapp.verdict import ScoreSmoother, Verdict, VerdictHysteresis
 
 __all__ = ["MainWindow", "list_cameras"]
@@ -84,27 +67,7 @@ def list_cameras(max_index: int = 4) -> list[int]:
     return [0]
 
 
-class ModelCardDialog(QDialog):
-    def __init__(self, model_path: Path, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle(f"Model card: {model_path.stem}")
-        self.resize(720, 640)
-        card = model_path.with_suffix(".md")
-        view = QTextBrowser(self)
-        view.setOpenExternalLinks(True)
-        if card.is_file():
-            view.setMarkdown(card.read_text(encoding="utf-8"))
-        else:
-            view.setPlainText(f"No model card next to the model ({card.name} not found).")
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(view)
-        layout.addWidget(buttons)
-        self.text = view
-
-
-class MainWindow(QMainWindow):
+class MainWindow(RecordingMixin, QMainWindow):
     """The desktop app's main window (see the module docstring).
 
     ``controller``: an :class:`EngineController`-like object (tests pass a fake); default: the real engine.
@@ -134,9 +97,9 @@ class MainWindow(QMainWindow):
         self._frame_times: deque[float] = deque(maxlen=60)
         self._t0 = time.monotonic()
         self.setWindowTitle("livenessapp")
-        self._build_ui()
-        self._build_actions()
-        self._load_settings()
+        build_panels(self)  # the widgets: self.video, self.depth, self.plot, self.source_combo, ...
+        build_actions(self)  # shortcuts and menus
+        load_settings(self)
         self.bridge.frame_tap = self._record_tap
         self.bridge.connect_to(
             self._on_frame, self._on_window, self._on_error, self._on_source_end, self._on_stats
@@ -147,242 +110,13 @@ class MainWindow(QMainWindow):
         self._threshold_programmatic = False
 
     # ------------------------------------------------------------------------------------------- UI
-    def _build_ui(self) -> None:
-        self.video = VideoView(self)
-        self.setCentralWidget(self.video)
-
-        self.depth = DepthInspector(self)
-        self.save_panel_button = QPushButton("Save panel + frame (S)")
-        self.save_panel_button.clicked.connect(lambda _checked=False: self.save_depth_panel())
-        self.colormap_combo = QComboBox()
-        self.colormap_combo.addItems(["viridis", "magma"])
-        self.colormap_combo.currentTextChanged.connect(self._set_colormap)
-        depth_box = QWidget()
-        dl = QVBoxLayout(depth_box)
-        dl.setContentsMargins(4, 4, 4, 4)
-        dl.addWidget(self.depth, 1)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("colormap"))
-        row.addWidget(self.colormap_combo)
-        row.addStretch(1)
-        row.addWidget(self.save_panel_button)
-        dl.addLayout(row)
-        self.depth_dock = self._dock("Depth inspector", depth_box, Qt.DockWidgetArea.RightDockWidgetArea)
-
-        self.plot = ScorePlot(10.0, self)
-        self.plot.set_parallax_threshold(PARALLAX_THRESHOLD)
-        self.verdict_label = QLabel("—")
-        big = QFont()
-        big.setPixelSize(26)
-        big.setBold(True)
-        self.verdict_label.setFont(big)
-        self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.cues = CueMeters(self)
-        self.cues.setToolTip(
-            "Bars: each cue in [0, 1]; the yellow tick is its threshold (live at or above it).\n"
-            "parallax: how much of the head's motion between the window's frames is 3-D (face-shaped)\n"
-            "parallax; a print or a flat screen moves as a plane. It needs some head turning to give a\n"
-            "verdict, and a replayed video of a moving head carries real parallax (the network's job)."
-        )
-        self._clear_cues()
-        self.reason_label = QLabel("")
-        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.reason_label.setWordWrap(True)
-        score_box = QWidget()
-        sl = QVBoxLayout(score_box)
-        sl.setContentsMargins(4, 4, 4, 4)
-        sl.addWidget(self.verdict_label)
-        sl.addWidget(self.cues)
-        sl.addWidget(self.reason_label)
-        sl.addWidget(self.plot, 1)
-        self.score_dock = self._dock("Score", score_box, Qt.DockWidgetArea.RightDockWidgetArea)
-
-        controls = QScrollArea()  # scrolls where the screen is shorter than the controls
-        controls.setWidget(self._build_controls())
-        controls.setWidgetResizable(True)
-        controls.setFrameShape(QFrame.Shape.NoFrame)
-        controls.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        controls.setMinimumWidth(
-            controls.widget().minimumSizeHint().width() + controls.verticalScrollBar().sizeHint().width()
-        )
-        self.controls_dock = self._dock("Controls", controls, Qt.DockWidgetArea.LeftDockWidgetArea)
-
-        self.status_fps = QLabel()
-        self.status_track = QLabel()
-        self.status_infer = QLabel()
-        self.status_drop = QLabel()
-        self.status_provider = QLabel()
-        widest = {  # a long status message must not squeeze the figures (it is cut instead)
-            self.status_provider: "tensorrt",
-            self.status_fps: "FPS 999.9",
-            self.status_track: "tracking 999.9 ms",
-            self.status_infer: "inference 9999.9 ms",
-            self.status_drop: "dropped 99999",
-        }
-        for w, sample in widest.items():
-            w.setMinimumWidth(w.fontMetrics().horizontalAdvance(sample) + 6)
-            self.statusBar().addPermanentWidget(w)
-        self._update_status()
-
+    # the panels, docks and controls are built by main_panels.build_panels, the menus by main_actions
     def _clear_cues(self) -> None:
         """Empty meters (before the first window of a run), the thresholds already marked."""
         placeholder = WindowInfo(
             threshold=self.plot.threshold, parallax_threshold=self.plot.parallax_threshold
         )
         self.cues.set_rows(cue_rows(placeholder))
-
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(title.replace(" ", "_"))
-        dock.setWidget(widget)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
-        self.addDockWidget(area, dock)
-        return dock
-
-    def _build_controls(self) -> QWidget:
-        box = QWidget()
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(4, 4, 4, 4)
-
-        src = QGroupBox("Source")
-        f = QFormLayout(src)
-        self.source_combo = QComboBox()
-        self.source_combo.setMinimumWidth(180)
-        self._fill_sources()
-        f.addRow(self.source_combo)
-        row = QHBoxLayout()
-        self.open_button = QPushButton("Open file… (O)")
-        self.open_button.clicked.connect(self.open_file)
-        self.demo_button = QPushButton("Demo (D)")
-        self.demo_button.clicked.connect(self.open_demo)
-        row.addWidget(self.open_button)
-        row.addWidget(self.demo_button)
-        f.addRow(row)
-        self.start_button = QPushButton("Start (Space)")
-        self.start_button.setCheckable(True)
-        self.start_button.clicked.connect(self.toggle_running)
-        f.addRow(self.start_button)
-        layout.addWidget(src)
-
-        mdl = QGroupBox("Model")
-        f = QFormLayout(mdl)
-        self.model_combo = QComboBox()
-        self._fill_models()
-        self.model_combo.activated.connect(lambda _i: self._restart_if_running())
-        f.addRow(self.model_combo)
-        self.card_button = QPushButton("Model card…")
-        self.card_button.clicked.connect(self.show_model_card)
-        f.addRow(self.card_button)
-        self.provider_combo = QComboBox()
-        self.provider_combo.addItems(["auto", "cpu", "cuda", "tensorrt"])
-        self.provider_combo.activated.connect(lambda _i: self._restart_if_running())
-        f.addRow("provider", self.provider_combo)
-        self.provider_label = QLabel("in use: –")
-        f.addRow(self.provider_label)
-        layout.addWidget(mdl)
-
-        dec = QGroupBox("Decision")
-        f = QFormLayout(dec)
-        self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
-        self.threshold_slider.setRange(0, 1000)
-        self.threshold_slider.setValue(500)
-        self.threshold_slider.valueChanged.connect(self._threshold_changed)
-        self.threshold_label = QLabel("0.500")
-        row = QHBoxLayout()
-        row.addWidget(self.threshold_slider, 1)
-        row.addWidget(self.threshold_label)
-        f.addRow("threshold", row)
-        self.calibrated_button = QPushButton("Reset to calibrated")
-        self.calibrated_button.clicked.connect(self.reset_threshold)
-        f.addRow(self.calibrated_button)
-        self.fusion_combo = QComboBox()
-        for i, rule in enumerate(FUSION_RULES):
-            label, tip = FUSION_RULE_TEXT[rule]
-            self.fusion_combo.addItem(label, rule)
-            self.fusion_combo.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
-        self.fusion_combo.setToolTip(
-            "How the motion-parallax cue joins the network's score:\n"
-            + "\n".join(f"• {label}: {tip}" for label, tip in FUSION_RULE_TEXT.values())
-        )
-        self.fusion_combo.currentIndexChanged.connect(self._fusion_rule_changed)
-        f.addRow("fusion", self.fusion_combo)
-        self.interval_spin = QSpinBox()
-        self.interval_spin.setRange(0, 15)
-        self.interval_spin.setSpecialValueText("model default")
-        self.interval_spin.setToolTip(
-            "Take every n-th frame into the window (0 = the model's frame interval)"
-        )
-        self.interval_spin.valueChanged.connect(lambda v: self.settings.set("interval", v))
-        self.interval_spin.editingFinished.connect(self._restart_if_running)
-        f.addRow("sampling interval", self.interval_spin)
-        self.smoothing_spin = QDoubleSpinBox()
-        self.smoothing_spin.setRange(0.05, 1.0)
-        self.smoothing_spin.setSingleStep(0.05)
-        self.smoothing_spin.setToolTip("Weight of the newest window in the smoothed score (1 = no smoothing)")
-        self.smoothing_spin.valueChanged.connect(self._smoothing_changed)
-        f.addRow("smoothing", self.smoothing_spin)
-        layout.addWidget(dec)
-
-        rec = QGroupBox("Record for fine-tuning")
-        f = QFormLayout(rec)
-        self.label_combo = QComboBox()
-        self.label_combo.addItems(list(LABELS))
-        self.label_combo.currentTextChanged.connect(lambda t: self.settings.set("record_label", t))
-        f.addRow("label", self.label_combo)
-        self.record_button = QPushButton("Record (R)")
-        self.record_button.setCheckable(True)
-        self.record_button.clicked.connect(self.toggle_recording)
-        f.addRow(self.record_button)
-        self.captures_label = QLabel()
-        self.captures_label.setWordWrap(True)
-        self.captures_button = QPushButton("Captures folder…")
-        self.captures_button.clicked.connect(self.choose_captures_dir)
-        f.addRow(self.captures_label)
-        f.addRow(self.captures_button)
-        layout.addWidget(rec)
-        layout.addStretch(1)
-        return box
-
-    def _build_actions(self) -> None:
-        def action(text: str, shortcut, slot, checkable: bool = False) -> QAction:
-            a = QAction(text, self)
-            a.setShortcut(QKeySequence(shortcut))
-            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            a.triggered.connect(slot)
-            a.setCheckable(checkable)
-            self.addAction(a)
-            return a
-
-        self.act_start = action("Start / stop", Qt.Key.Key_Space, self.toggle_running)
-        self.act_record = action("Record", Qt.Key.Key_R, self.toggle_recording)
-        self.act_save = action(
-            "Save depth panel", Qt.Key.Key_S, lambda _checked=False: self.save_depth_panel()
-        )
-        self.act_open = action("Open video file…", Qt.Key.Key_O, self.open_file)
-        self.act_demo = action("Demo clip", Qt.Key.Key_D, self.open_demo)
-        self.act_full = action("Full screen", Qt.Key.Key_F, self.toggle_full_screen)
-        self.act_quit = action("Quit", QKeySequence.StandardKey.Quit, self.close)
-        self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
-        self.act_card = action("Model card…", QKeySequence(), self.show_model_card)
-        menu = self.menuBar()
-        m = menu.addMenu("&File")
-        for a in (self.act_open, self.act_demo, self.act_save, self.act_record):
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.act_quit)
-        m = menu.addMenu("&View")
-        m.addAction(self.act_full)
-        for dock in (self.controls_dock, self.depth_dock, self.score_dock):
-            m.addAction(dock.toggleViewAction())
-        m = menu.addMenu("&Run")
-        m.addAction(self.act_start)
-        m.addAction(self.act_card)
-        # the buttons must not swallow Space (a focused QPushButton would click itself)
-        for b in self.findChildren(QPushButton):
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         """The default size where the screen has room; ``run_gui`` shrinks it to fit a smaller screen
@@ -427,52 +161,6 @@ class MainWindow(QMainWindow):
             self.model_combo.addItem(Path(model).stem, str(model))
             i = self.model_combo.count() - 1
         self.model_combo.setCurrentIndex(i)
-
-    def _load_settings(self) -> None:
-        s, a = self.settings, self.args
-        source = (getattr(a, "source", None) if a is not None else None) or s.get("source")
-        if source:
-            self.set_source(source)
-        elif self.source_combo.count() == 0:
-            self.set_source("demo")
-        model = (getattr(a, "model", None) if a is not None else None) or s.get("model")
-        self.set_model(model or str(paths.default_model_path()))
-        provider = (getattr(a, "provider", None) if a is not None else None) or s.get("provider")
-        self.provider_combo.setCurrentText(
-            provider if provider in ("auto", "cpu", "cuda", "tensorrt") else "auto"
-        )
-        self.interval_spin.setValue(int(s.get("interval")))
-        self.smoothing_spin.setValue(float(s.get("smoothing")))
-        rule = getattr(a, "fusion_rule", None) if a is not None else None
-        self.set_fusion_rule(rule if rule in FUSION_RULES else s.fusion_rule)
-        self.label_combo.setCurrentText(str(s.get("record_label")))
-        self.colormap_combo.setCurrentText(str(s.get("colormap")))
-        self.captures_label.setText(str(s.get("captures_dir")))
-        t = getattr(a, "threshold", None) if a is not None else None
-        if t is None:
-            t = s.threshold_for(self.model_name)
-        if t is not None:
-            self._set_threshold_value(float(t))
-        geometry = s.qsettings.value("main/geometry")
-        self.restored_geometry = geometry is not None and bool(self.restoreGeometry(geometry))
-        state = s.qsettings.value("main/state")
-        if state is not None:
-            self.restoreState(state)
-
-    def _save_settings(self) -> None:
-        s = self.settings
-        s.set("source", self.current_source)
-        s.set("model", self.model_combo.currentData() or "")
-        s.set("provider", self.provider_combo.currentText())
-        s.set("interval", self.interval_spin.value())
-        s.set("smoothing", self.smoothing_spin.value())
-        s.set("fusion_rule", self.fusion_rule)
-        s.set("record_label", self.label_combo.currentText())
-        s.set("colormap", self.colormap_combo.currentText())
-        s.set("captures_dir", self.captures_label.text())
-        s.set("main/geometry", self.saveGeometry())
-        s.set("main/state", self.saveState())
-        s.sync()
 
     @property
     def current_source(self) -> str:
@@ -692,24 +380,10 @@ class MainWindow(QMainWindow):
                 num_frames=nf,
                 recording=rec,
                 show_landmarks=bool(self.settings.get("show_landmarks")),
-                detail=self._overlay_detail(),
+                detail=overlay_detail(self.last_window),
             ),
         )
         self.video.set_image(image)
-
-    def _overlay_detail(self) -> str:
-        """The video's second line: why the fused decision differs from the network's, else the parallax
-        cue's state."""
-        w = self.last_window
-        if w is None or w.parallax_state is None:
-            return ""
-        if w.live is not None and w.network_live is not None and w.live != w.network_live and w.reason:
-            return w.reason
-        state = parallax_state_text(w.parallax_state, w.parallax_score, w.parallax_threshold)
-        value = (
-            f" {w.parallax_score:.2f}" if w.parallax_state == "ok" and w.parallax_score is not None else ""
-        )
-        return f"parallax{value}: {state}"
 
     @Slot(object)
     def _on_window(self, event) -> None:
@@ -745,18 +419,7 @@ class MainWindow(QMainWindow):
     def _show_depth(self, w: WindowInfo) -> None:
         if w.depth_single is None and w.depth_fusion is None:
             return
-        title = f"window {w.index}"
-        if w.score is not None:
-            title += f"   score {w.score:.3f}"
-        if w.p_live is not None:
-            title += f"   p_live {w.p_live:.3f}"
-        if w.depth_score is not None:
-            title += f"   depth {w.depth_score:.3f}"
-        if w.parallax_state == "ok" and w.parallax_score is not None:
-            title += f"   parallax {w.parallax_score:.3f}"
-        elif w.parallax_state is not None:
-            title += "   parallax –"
-        self.depth.set_window(w.crops, w.depth_single, w.depth_fusion, w.masks, title=title)
+        self.depth.set_window(w.crops, w.depth_single, w.depth_fusion, w.masks, title=depth_title(w))
 
     @Slot(object)
     def _on_error(self, error) -> None:
@@ -816,95 +479,6 @@ class MainWindow(QMainWindow):
         self.status_drop.setText(f"dropped {dropped}")
         self.status_provider.setText(self.run_info.provider or "provider –")
 
-    # ------------------------------------------------------------------------------------- recording
-    def _record_tap(self, event) -> None:
-        """Called in the engine's thread for every frame (before coalescing): feed the recorder."""
-        rec = self.recorder
-        if rec is None:
-            return
-        frame = getattr(event, "frame", None)
-        if frame is None and isinstance(event, dict):
-            frame = event.get("frame")
-        if frame is not None:
-            try:
-                rec.write(frame)
-            except Exception as e:  # a full disk: stopped and reported by the GUI thread (_update_status)
-                self._recording_failure = e
-
-    @Slot()
-    def toggle_recording(self) -> None:
-        if self.recorder is None:
-            self.start_recording()
-        else:
-            self.stop_recording()
-
-    def start_recording(self) -> bool:
-        if not self.running and not self.start():
-            self.record_button.setChecked(False)
-            return False
-        try:
-            self.recorder = ClipRecorder(
-                self.captures_label.text(),
-                self.label_combo.currentText(),
-                camera=source_label(self.current_source),
-                model_version=self.run_info.model_version,
-                fps=self.run_info.fps or 30.0,
-                extra={"model": self.model_name, "source": self.current_source},
-            )
-        except Exception as e:
-            self.record_button.setChecked(False)
-            self._error_box("Cannot record", e)
-            return False
-        self.record_button.setChecked(True)
-        self.record_button.setText("Stop recording (R)")
-        return True
-
-    def stop_recording(self) -> RecordedClip | None:
-        rec, self.recorder = self.recorder, None
-        self.record_button.setChecked(False)
-        self.record_button.setText("Record (R)")
-        if rec is None:
-            return None
-        try:
-            self.last_clip = rec.finish()
-        except Exception as e:
-            self._error_box("Recording failed", e)
-            return None
-        self.statusBar().showMessage(
-            f"Saved {self.last_clip.video} ({self.last_clip.meta.frames} frames)", 8000
-        )
-        return self.last_clip
-
-    @Slot()
-    def choose_captures_dir(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Captures folder", self.captures_label.text())
-        if folder:
-            self.captures_label.setText(folder)
-            self.settings.set("captures_dir", folder)
-
-    def save_depth_panel(self, folder: str | Path | None = None) -> list[Path]:
-        """Save the depth panel and the current frame (raw and annotated) as PNG in the captures folder."""
-        folder = Path(folder or self.captures_label.text()).expanduser() / "snapshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
-        saved = []
-        if self.depth.panel is not None:
-            p = folder / f"{stamp}-depth.png"
-            if self.depth.panel.save(str(p)):
-                saved.append(p)
-        if self.last_frame is not None and self.last_frame.frame is not None:
-            p = folder / f"{stamp}-frame.png"
-            if cv2.imwrite(str(p), self.last_frame.frame):
-                saved.append(p)
-        if self.video.image is not None:
-            p = folder / f"{stamp}-annotated.png"
-            if self.video.image.save(str(p)):
-                saved.append(p)
-        self.statusBar().showMessage(
-            f"Saved {len(saved)} image(s) to {folder}" if saved else "Nothing to save yet", 6000
-        )
-        return saved
-
     # ----------------------------------------------------------------------------------------- close
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if self.recorder is not None:
@@ -912,5 +486,5 @@ class MainWindow(QMainWindow):
         with contextlib.suppress(Exception):
             self.controller.close()
         self.running = False
-        self._save_settings()
+        save_settings(self)
         super().closeEvent(event)

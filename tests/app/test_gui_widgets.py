@@ -318,3 +318,19 @@ def test_settings_keep_the_fusion_rule(tmp_path):
     assert AppSettings(tmp_path / "s.ini").fusion_rule == "logistic"
     s.set("fusion_rule", "bogus")  # a hand-edited file: back to the default, no crash
     assert s.fusion_rule == "either_spoof"
+
+
+def test_overlay_detail_and_depth_title_texts():
+    from livenessapp.gui.adapter import PARALLAX_STATE_TEXT, WindowInfo, depth_title, overlay_detail
+
+    assert overlay_detail(None) == "" and overlay_detail(WindowInfo()) == ""  # before a window / cue off
+    planar = WindowInfo(parallax_state="ok", parallax_score=0.12, parallax_threshold=0.29)
+    assert overlay_detail(planar) == f"parallax 0.12: {PARALLAX_STATE_TEXT['planar']}"
+    overruled = WindowInfo(**vars(planar) | {"live": False, "network_live": True, "reason": "planar motion"})
+    assert overlay_detail(overruled) == "planar motion"  # the fusion differs from the network: say why
+    w = WindowInfo(index=7, score=0.8123, p_live=0.7, depth_score=0.6, parallax_state="no_face")
+    assert depth_title(w) == "window 7   score 0.812   p_live 0.700   depth 0.600   parallax –"
+    assert (
+        depth_title(WindowInfo(index=2, parallax_state="ok", parallax_score=0.31))
+        == "window 2   parallax 0.310"
+    )
