@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 # folder -> the package name it is installed as (pyproject.toml's package-dir)
 PACKAGES = {"livenessapp": "livenessapp", "training": "livenessapp_training"}
@@ -139,10 +137,6 @@ def test_relative_and_lazy_imports_are_edges():
     assert "livenessapp.types_only" not in found
 
 
-@pytest.mark.xfail(
-    reason="issue 23: livenessapp/ still has 2 import circles (integrity<->model, gui.controller<->gui.engine_glue) and 4 modules over 600 lines (engine, gui/main_window, gui/widgets, sources); training/ is done",
-    strict=True,
-)
 def test_no_import_circles():
     cycles = find_cycles(import_graph())
     assert not cycles, (
@@ -151,10 +145,6 @@ def test_no_import_circles():
     )
 
 
-@pytest.mark.xfail(
-    reason="issue 23: livenessapp/ still has 2 import circles (integrity<->model, gui.controller<->gui.engine_glue) and 4 modules over 600 lines (engine, gui/main_window, gui/widgets, sources); training/ is done",
-    strict=True,
-)
 def test_no_source_module_over_600_lines():
     too_long = {
         str(path.relative_to(ROOT)): n
