@@ -293,6 +293,16 @@ def _recipe_of(run_dir: Path) -> str | None:
     return None
 
 
+def _recipe_steps(recipe: str) -> list[str] | None:
+    """The command lines of ``recipe``'s plan from nothing (None when the recipe no longer plans)."""
+    from livenessapp_training.reproduce import plan
+
+    try:
+        return [step.command() for step in plan(recipe, force=True)]
+    except (OSError, ValueError):
+        return None
+
+
 def _call(fn, **kwargs):
     """Call ``fn`` with the keyword arguments it accepts (the exporter's signature is the net stream's)."""
     params = inspect.signature(fn).parameters
@@ -392,22 +402,28 @@ def run_export(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     mc = meta["model_config"]
     exe = "liveness-train"
     fit_cmd = f"{exe} fit --config {shlex.quote(os.fspath(run_dir / 'config.json'))}"
-    commands = []
+    export_cmd = " ".join([exe, "export", *(shlex.quote(a) for a in (argv or []))])
     recipe = _recipe_of(run_dir)
-    if recipe:
-        commands += [f"{exe} reproduce --config {shlex.quote(recipe)}", "# or step by step:"]
-    sim = data.get("simulator")
-    if sim and sim.get("size"):
-        commands.append(
-            f"{exe} simulate generate --out {shlex.quote(str(data.get('data_root')))} --clips {sim['clips']} "
-            f"--protocol {sim['protocol']} --seed {sim['seed']} --frames {sim['frames']} "
-            f"--size {sim['size'][0]}x{sim['size'][1]}"
-        )
-    commands += ["# the run's config.json is reproduced in the card above", fit_cmd]
-    if eval_result is not None:
-        commands.append(eval_result.get("command") or f"{exe} eval {shlex.quote(os.fspath(run_dir))}")
-    commands += [e["command"] for e in extra_evals if e.get("command")]
-    commands.append(" ".join([exe, "export", *(shlex.quote(a) for a in (argv or []))]))
+    recipe_steps = _recipe_steps(recipe) if recipe else None
+    if recipe_steps:
+        # The recipe's own plan, every step as if from nothing: the data it prepares, the simulator's
+        # identities and clips, the fit, each evaluation; then the export exactly as it was run.
+        commands = [f"{exe} reproduce --config {shlex.quote(recipe)}", "# or step by step:"]
+        commands += [s for s in recipe_steps if not s.startswith(f"{exe} export ")] + [export_cmd]
+    else:
+        commands = []
+        sim = data.get("simulator")
+        if sim and sim.get("size"):
+            commands.append(
+                f"{exe} simulate generate --out {shlex.quote(str(data.get('data_root')))} --clips {sim['clips']} "
+                f"--protocol {sim['protocol']} --seed {sim['seed']} --frames {sim['frames']} "
+                f"--size {sim['size'][0]}x{sim['size'][1]}"
+            )
+        commands += ["# the run's config.json is reproduced in the card above", fit_cmd]
+        if eval_result is not None:
+            commands.append(eval_result.get("command") or f"{exe} eval {shlex.quote(os.fspath(run_dir))}")
+        commands += [e["command"] for e in extra_evals if e.get("command")]
+        commands.append(export_cmd)
     card = model_card(
         args.name,
         out_dir,

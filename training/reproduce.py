@@ -1,7 +1,12 @@
 """``liveness-train reproduce --config FILE``: one command from nothing to an exported, evaluated model.
 
 The recipe file is a training config (the ``[train]`` table of :class:`~livenessapp_training.train_config.TrainConfig`)
-with two more tables::
+with more tables::
+
+    [prepare]             # optional: commands that write the data the recipe reads (run first, every
+    commands = [          # time, so they must be cheap and idempotent; "python" is this interpreter)
+        "python training/configs/build_real_mix.py ../shared/data/real-pad ../data/real-extra ../data/real-mix",
+    ]
 
     [simulate]            # render the training data first (omit for a real dataset already on disk)
     clips = 600
@@ -23,6 +28,7 @@ with two more tables::
 
 and the command runs, printing each step as the command line that does it alone:
 
+0. each ``[prepare]`` command;
 1. ``simulate faces`` when ``[simulate]`` has ``faces_from`` (a manifest-described real dataset: its live
    train people become the simulator's identities, written to ``faces``), then ``simulate generate`` into
    ``train.data_root`` (finished clips are kept, so an interrupted run resumes);
@@ -39,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,17 +69,47 @@ SIMULATE_KEYS = {
 EVAL_KEYS = {"dataset", "data_root", "protocol", "extra"}
 EVAL_EXTRA_KEYS = {"dataset", "data_root", "protocol", "out"}
 EXPORT_KEYS = {"name", "out", "notes"}
+PREPARE_KEYS = {"commands"}
 
 
 @dataclass(frozen=True)
 class Step:
-    """One step: the ``liveness-train`` arguments, and why it is skipped (empty: it runs)."""
+    """One step: the ``liveness-train`` arguments (or, for a ``[prepare]`` command, a whole command line:
+    ``external``), and why it is skipped (empty: it runs)."""
 
     argv: tuple[str, ...]
     skip: str = ""
+    external: bool = False
 
     def command(self) -> str:
-        return shlex.join(["liveness-train", *self.argv])
+        return shlex.join(self.argv if self.external else ["liveness-train", *self.argv])
+
+
+def _prepare_steps(path: Path) -> list[Step]:
+    if path.suffix.lower() != ".toml":
+        return []
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    prep = dict(tomllib.loads(path.read_text()).get("prepare", {}))
+    unknown = sorted(set(prep) - PREPARE_KEYS)
+    if unknown:
+        raise ValueError(f"{path}: unknown keys in [prepare]: {unknown} (known: {sorted(PREPARE_KEYS)})")
+    commands = prep.get("commands", [])
+    if not isinstance(commands, list) or not all(isinstance(c, str) and c.strip() for c in commands):
+        raise ValueError(f"{path}: [prepare] commands must be a list of command lines (strings)")
+    return [Step(tuple(shlex.split(c)), external=True) for c in commands]
+
+
+def _run_external(argv: Sequence[str]) -> int:
+    """Run a ``[prepare]`` command; ``python`` means this interpreter (the project's environment)."""
+    argv = [sys.executable if argv[0] in ("python", "python3") else argv[0], *argv[1:]]
+    try:
+        return subprocess.run(argv, check=False).returncode
+    except OSError as exc:
+        print(f"reproduce: cannot run {argv[0]}: {exc.strerror or exc}", file=sys.stderr)
+        return 127
 
 
 def _read_tables(path: Path) -> tuple[dict, dict, dict]:
@@ -116,7 +153,7 @@ def plan(config: str | Path, force: bool = False) -> list[Step]:
     path = Path(config)
     cfg = TrainConfig.from_dict(load_config(path))
     sim, exp, ev = _read_tables(path)
-    steps: list[Step] = []
+    steps: list[Step] = _prepare_steps(path)
     if sim:
         if cfg.dataset != "sim":
             raise ValueError(f"{path}: a [simulate] table needs dataset = 'sim' (got {cfg.dataset!r})")
@@ -140,7 +177,7 @@ def plan(config: str | Path, force: bool = False) -> list[Step]:
             if key in sim:
                 argv += [f"--{key}", str(sim[key])]
         steps.append(Step(tuple(argv + ["--no-progress"])))
-    elif not Path(cfg.data_root).exists():
+    elif not Path(cfg.data_root).exists() and not steps:  # a [prepare] command may write it
         raise ValueError(
             f"{path}: the dataset {cfg.data_root} does not exist and the recipe has no [simulate] table. "
             "Put the dataset there (see docs/training.md, 'Training on real datasets') or add a [simulate] table."
@@ -197,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{k}/{len(steps)}] {step.command()}{note}", file=sys.stderr, flush=True)
         if args.dry_run or step.skip:
             continue
-        rc = cli.main(list(step.argv))
+        rc = _run_external(step.argv) if step.external else cli.main(list(step.argv))
         if rc:
             print(f"reproduce: step {k} failed (exit {rc}): {step.command()}", file=sys.stderr)
             return rc

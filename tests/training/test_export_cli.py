@@ -125,6 +125,38 @@ def test_card_names_the_one_command_recipe(tmp_path):
     assert EC._recipe_of(run) == str(recipe)
 
 
+def test_card_steps_are_the_recipe_plan_from_nothing(tmp_path):
+    """The card's step-by-step block is the recipe's own plan: the data it prepares, the simulator's real
+    identities, the clips rendered from them (``--faces``), the fit and every evaluation."""
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(
+        f"""[prepare]
+commands = ["python build_corpus.py {tmp_path}/real"]
+[train]
+model = "tiny"
+dataset = "sim"
+data_root = "{tmp_path}/sim"
+out_dir = "{tmp_path}/run"
+[simulate]
+clips = 4
+faces = "{tmp_path}/faces"
+faces_from = "{tmp_path}/real"
+[eval]
+dataset = "manifest"
+data_root = "{tmp_path}/real"
+"""
+    )
+    steps = EC._recipe_steps(str(recipe))
+    assert steps[0] == f"python build_corpus.py {tmp_path}/real"
+    assert steps[1] == f"liveness-train simulate faces --manifest {tmp_path}/real --out {tmp_path}/faces"
+    assert steps[2].startswith("liveness-train simulate generate") and f"--faces {tmp_path}/faces" in steps[2]
+    assert steps[3] == f"liveness-train fit --config {recipe}"  # from nothing, even beside a finished run
+    assert steps[4].startswith(f"liveness-train eval {tmp_path}/run --dataset manifest")
+    recipe.write_text("[simulate]\nclip = 4\n")
+    # A recipe that no longer plans: the card falls back to the run's own command lines.
+    assert EC._recipe_steps(str(recipe)) is None
+
+
 def test_a_fit_check_eval_cannot_feed_the_model_card(run_dir):
     """``eval --apply-to train`` scores the training videos: its metrics must not reach a card as test metrics."""
     fit_check = json.loads((run_dir / "eval" / "eval.json").read_text()) | {"applied_to": "train"}

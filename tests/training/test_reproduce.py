@@ -103,3 +103,37 @@ def test_plan_with_real_faces_and_held_out_evaluations(tmp_path):
         plan(_recipe(tmp_path, text.replace('out = "{root}/run/eval-sim"', 'protocol = "x"')))
     with pytest.raises(ValueError, match="faces_from needs faces"):
         plan(_recipe(tmp_path, text.replace('faces = "{root}/faces"\n', "")))
+
+
+def test_prepare_commands_run_first_with_this_interpreter(tmp_path, capsys):
+    marker = tmp_path / "prepared.txt"
+    (tmp_path / "prep.py").write_text(f"open({str(marker)!r}, 'w').write('ok')\n")
+    (tmp_path / "fail.py").write_text("raise SystemExit(3)\n")
+    prepared = RECIPE.replace("[simulate]", "[prepare]\ncommands = ['python {root}/prep.py']\n\n[simulate]")
+    recipe = _recipe(tmp_path, prepared)
+    steps = plan(recipe)
+    assert steps[0].external and steps[0].command() == f"python {tmp_path}/prep.py"
+    assert steps[1].command().startswith("liveness-train simulate generate") and not steps[1].external
+    # The dry run prints the prepare command and runs nothing.
+    assert main(["--config", str(recipe), "--dry-run"]) == 0
+    assert f"[1/5] python {tmp_path}/prep.py" in capsys.readouterr().err and not marker.exists()
+    # A failing one stops the recipe before anything is rendered or trained.
+    assert main(["--config", str(_recipe(tmp_path, prepared.replace("prep.py", "fail.py")))]) == 3
+    assert "step 1 failed (exit 3)" in capsys.readouterr().err and not (tmp_path / "data").exists()
+    with pytest.raises(ValueError, match=r"unknown keys in \[prepare\]"):
+        plan(_recipe(tmp_path, RECIPE.replace("[simulate]", "[prepare]\ncommand = 'x'\n\n[simulate]")))
+    with pytest.raises(ValueError, match="list of command lines"):
+        plan(
+            _recipe(
+                tmp_path, RECIPE.replace("[simulate]", "[prepare]\ncommands = 'python x.py'\n\n[simulate]")
+            )
+        )
+
+
+def test_prepare_runs_the_recipe_commands_for_real(tmp_path):
+    marker = tmp_path / "prepared.txt"
+    (tmp_path / "prep.py").write_text(f"open({str(marker)!r}, 'w').write('ok')\n")
+    from livenessapp_training.reproduce import _run_external
+
+    assert _run_external(["python", str(tmp_path / "prep.py")]) == 0 and marker.read_text() == "ok"
+    assert _run_external(["no-such-program-here"]) == 127
