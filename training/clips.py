@@ -60,6 +60,9 @@ class ClipConfig(Protocol):
     def depth_size(self) -> int: ...
 
 
+DEFAULT_CROP_SCALE = 1.3  # the face box scale the default augmentation ranges were set for
+
+
 @dataclass
 class AugmentConfig:
     """Training augmentation (see the module docstring). ``AugmentConfig.none()`` switches all off."""
@@ -78,6 +81,14 @@ class AugmentConfig:
     cutout_p: float = 0.5
     cutout_size: tuple[float, float] = (0.1, 0.35)  # side, fraction of the crop side
     random_start: bool = True
+
+    @classmethod
+    def for_crop_scale(cls, crop_scale: float, **overrides) -> AugmentConfig:
+        """The default jitter around a model's eval box scale: ``scale_range`` is (1.1, 1.4) x
+        ``crop_scale`` / 1.3, so a context-crop model (say 2.0) is trained on the crops it is run on."""
+        ratio = float(crop_scale) / DEFAULT_CROP_SCALE
+        lo, hi = cls.scale_range
+        return cls(scale_range=(lo * ratio, hi * ratio), **overrides)
 
     @classmethod
     def none(cls, scale: float = 1.3) -> AugmentConfig:
@@ -161,7 +172,11 @@ class ClipDataset(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.aug = (
-            aug if aug is not None else (AugmentConfig() if train else AugmentConfig.none(cfg.crop_scale))
+            aug
+            if aug is not None
+            else (
+                AugmentConfig.for_crop_scale(cfg.crop_scale) if train else AugmentConfig.none(cfg.crop_scale)
+            )
         )
         self.stride = int(stride)
         self.num_frames = int(cfg.num_frames)

@@ -132,7 +132,9 @@ def build_data(cfg: TrainConfig, model_cfg, rank: int = 0, world: int = 1) -> Da
         dist.barrier()
     aug = None if cfg.augment else AugmentConfig.none(model_cfg.crop_scale)
     if cfg.augment and not cfg.photometric:
-        aug = AugmentConfig(gamma=0.0, channel_gain=0.0, shading=0.0, blur_p=0.0, noise=0.0)
+        aug = AugmentConfig.for_crop_scale(
+            model_cfg.crop_scale, gamma=0.0, channel_gain=0.0, shading=0.0, blur_p=0.0, noise=0.0
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if rank else "default")
         stage1 = ClipDataset(

@@ -195,3 +195,29 @@ def test_frame_range_missing_cache_and_size_mismatch(data, tmp_path):
     assert ds.missing == [unknown.video_id] and len(ds) == 2
     with pytest.raises(ValueError, match="input/depth"):
         ClipDataset(cache, samples, TinyCfg(input_size=128), train=False)
+
+
+def test_a_context_crop_model_is_trained_around_its_own_box_scale(tmp_path, grace_hopper_bgr):
+    """A model with a wider eval crop (crop_scale 2.0) gets the same relative jitter, (1.1, 1.4) / 1.3 of its
+    box, and a stored crop with the same room for it; at no jitter its train crop is its eval crop."""
+    assert AugmentConfig.for_crop_scale(1.3).scale_range == pytest.approx((1.1, 1.4))
+    assert AugmentConfig.for_crop_scale(2.0).scale_range == pytest.approx((1.1 * 2 / 1.3, 1.4 * 2 / 1.3))
+    wide = TinyCfg(crop_scale=2.0)
+    pcfg = PreprocessConfig.from_model(wide)
+    assert pcfg.store_scale == pytest.approx(1.5 * 2.0 / 1.3, abs=1e-4)
+    assert pcfg.margin == PreprocessConfig.from_model(CFG).margin
+    assert PreprocessConfig.from_model(CFG).store_scale == 1.5  # the 1.3 caches keep their key
+    video = _video(tmp_path / "hopper.mp4", grace_hopper_bgr, 20)
+    cache = PreprocessCache(tmp_path / "cache", pcfg)
+    sample = VideoSample(video, 1, "none", "live", video_id="live")
+    cache.run([sample], workers=1, progress=False)
+    ev = ClipDataset(cache, [sample], wide, train=False)[0]
+    tr = ClipDataset(cache, [sample], wide, train=True, aug=AugmentConfig.none(2.0))[0]
+    np.testing.assert_allclose(ev["frames"].numpy(), tr["frames"].numpy(), atol=2.5 / 128)
+    default_train = ClipDataset(cache, [sample], wide, train=True)
+    assert default_train.aug.scale_range == pytest.approx(AugmentConfig.for_crop_scale(2.0).scale_range)
+    # The wider crop sees more around the face: the live depth label covers less of the map.
+    narrow_cache = PreprocessCache(tmp_path / "cache13", PreprocessConfig.from_model(CFG))
+    narrow_cache.run([sample], workers=1, progress=False)
+    narrow = ClipDataset(narrow_cache, [sample], CFG, train=False)[0]
+    assert 0 < ev["mask"].numpy().mean() < narrow["mask"].numpy().mean()
