@@ -85,17 +85,8 @@ class Step:
         return shlex.join(self.argv if self.external else ["liveness-train", *self.argv])
 
 
-def _prepare_steps(path: Path) -> list[Step]:
-    if path.suffix.lower() != ".toml":
-        return []
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    prep = dict(tomllib.loads(path.read_text()).get("prepare", {}))
-    unknown = sorted(set(prep) - PREPARE_KEYS)
-    if unknown:
-        raise ValueError(f"{path}: unknown keys in [prepare]: {unknown} (known: {sorted(PREPARE_KEYS)})")
+def _prepare_steps(path: Path, prep: dict) -> list[Step]:
+    """The ``[prepare]`` table's commands (its keys already checked by :func:`_read_tables`)."""
     commands = prep.get("commands", [])
     if not isinstance(commands, list) or not all(isinstance(c, str) and c.strip() for c in commands):
         raise ValueError(f"{path}: [prepare] commands must be a list of command lines (strings)")
@@ -112,17 +103,23 @@ def _run_external(argv: Sequence[str]) -> int:
         return 127
 
 
-def _read_tables(path: Path) -> tuple[dict, dict, dict]:
+def _read_tables(path: Path) -> tuple[dict, dict, dict, dict]:
+    """The recipe's ``[simulate]``, ``[export]``, ``[eval]`` and ``[prepare]`` tables, keys checked."""
     if path.suffix.lower() != ".toml":
-        return {}, {}, {}
+        return {}, {}, {}, {}
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     doc = tomllib.loads(path.read_text())
     sim, exp = dict(doc.get("simulate", {})), dict(doc.get("export", {}))
-    ev = dict(doc.get("eval", {}))
-    tables = [(sim, SIMULATE_KEYS, "simulate"), (exp, EXPORT_KEYS, "export"), (ev, EVAL_KEYS, "eval")]
+    ev, prep = dict(doc.get("eval", {})), dict(doc.get("prepare", {}))
+    tables = [
+        (sim, SIMULATE_KEYS, "simulate"),
+        (exp, EXPORT_KEYS, "export"),
+        (ev, EVAL_KEYS, "eval"),
+        (prep, PREPARE_KEYS, "prepare"),
+    ]
     extra = ev.get("extra", [])
     if not isinstance(extra, list) or not all(isinstance(e, dict) for e in extra):
         raise ValueError(f"{path}: [[eval.extra]] must be tables")
@@ -136,7 +133,7 @@ def _read_tables(path: Path) -> tuple[dict, dict, dict]:
         unknown = sorted(set(table) - keys)
         if unknown:
             raise ValueError(f"{path}: unknown keys in [{name}]: {unknown} (known: {sorted(keys)})")
-    return sim, exp, ev
+    return sim, exp, ev, prep
 
 
 def _dataset_args(table: dict) -> list[str]:
@@ -152,8 +149,8 @@ def plan(config: str | Path, force: bool = False) -> list[Step]:
     """The steps that reproduce the model of ``config``, given what is already on disk."""
     path = Path(config)
     cfg = TrainConfig.from_dict(load_config(path))
-    sim, exp, ev = _read_tables(path)
-    steps: list[Step] = _prepare_steps(path)
+    sim, exp, ev, prep = _read_tables(path)
+    steps: list[Step] = _prepare_steps(path, prep)
     if sim:
         if cfg.dataset != "sim":
             raise ValueError(f"{path}: a [simulate] table needs dataset = 'sim' (got {cfg.dataset!r})")
