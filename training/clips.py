@@ -41,7 +41,7 @@ from torch.utils.data import Dataset
 
 from livenessapp.face import FaceObservation, crop_affine, depth_label, normalise, warp_image
 from livenessapp_training.datasets.base import VideoSample
-from livenessapp_training.preprocess import CachedVideo, PreprocessCache
+from livenessapp_training.preprocess import DEFAULT_CROP_SCALE, CachedVideo, PreprocessCache
 
 __all__ = ["AugmentConfig", "ClipDataset", "clip_starts"]
 
@@ -58,9 +58,6 @@ class ClipConfig(Protocol):
 
     @property
     def depth_size(self) -> int: ...
-
-
-DEFAULT_CROP_SCALE = 1.3  # the face box scale the default augmentation ranges were set for
 
 
 @dataclass

@@ -87,6 +87,9 @@ __all__ = [
 ]
 
 
+DEFAULT_CROP_SCALE = 1.3  # the face box scale the default store scale and training jitter were set for
+
+
 @dataclass
 class PreprocessConfig:
     """Settings of the preprocessing cache; every field except ``workers`` enters the cache key."""
@@ -117,14 +120,14 @@ class PreprocessConfig:
     @classmethod
     def from_model(cls, model_cfg, **overrides) -> PreprocessConfig:
         """Settings matching a network config (``input_size``, ``depth_size``, ``crop_scale``)."""
-        crop_scale = float(getattr(model_cfg, "crop_scale", 1.3))
+        crop_scale = float(getattr(model_cfg, "crop_scale", DEFAULT_CROP_SCALE))
         kw = {
             "input_size": int(model_cfg.input_size),
             "depth_size": int(getattr(model_cfg, "depth_size", model_cfg.input_size // 8)),
             "crop_scale": crop_scale,
         }
-        if crop_scale > 1.3:  # keep the stored crop's room for the training jitter (1.5 / 1.3 of the box)
-            kw["store_scale"] = round(1.5 * crop_scale / 1.3, 4)
+        if crop_scale > DEFAULT_CROP_SCALE:  # keep the stored crop's room for the training jitter
+            kw["store_scale"] = round(cls.store_scale * crop_scale / DEFAULT_CROP_SCALE, 4)
         kw.update(overrides)
         return cls(**kw)
 
