@@ -71,6 +71,7 @@ __all__ = [
     "crop_affine",
     "crop_face",
     "depth_label",
+    "crop_face_like_training",
     "normalise",
     "primary_face",
     "rasterise_mesh",
@@ -332,6 +333,35 @@ def crop_face(
     cx, cy, side = square_crop_box(face, scale)
     affine = crop_affine(cx, cy, side, out_size)
     return warp_crop(frame_bgr, affine, out_size), affine
+
+
+def crop_face_like_training(
+    frame_bgr: np.ndarray,
+    face: FaceObservation,
+    out_size: int,
+    scale: float,
+    codec: str = "",
+    margin: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`crop_face` as the model's training cache stored it (``codec`` / ``margin`` from
+    ``ModelMeta.crop_codec`` / ``crop_margin``). ``""`` (lossless) is :func:`crop_face` itself. For
+    ``"jpeg:<quality>"`` the cache encoded a crop ``margin`` pixels wider on each side (the same mapping,
+    shifted) and the network saw its centre: the same window is cut, encoded and decoded with OpenCV at the
+    same quality, so the crop is the cache's (its JPEG blocks on the same grid), up to OpenCV's rounding."""
+    if not codec:
+        return crop_face(frame_bgr, face, out_size, scale)
+    affine = crop_affine(*square_crop_box(face, scale), out_size)
+    wide = affine.copy()
+    wide[:, 2] += margin
+    bgr = warp_image(frame_bgr, wide, out_size + 2 * margin)
+    if bgr.ndim == 2:
+        bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+    quality = int(codec.partition(":")[2])
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
+        raise RuntimeError("JPEG encoding of the face crop failed")
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)[margin : margin + out_size, margin : margin + out_size]
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), affine
 
 
 # ----------------------------------------------------------------------------------------------------------

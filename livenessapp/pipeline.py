@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from livenessapp.buffer import FrameBuffer, SampleClock, SampledFrame
-from livenessapp.face import crop_face, depth_label, normalise
+from livenessapp.face import crop_face_like_training, depth_label, normalise
 from livenessapp.parallax import ParallaxConfig, ParallaxCue, estimate_parallax, fuse
 from livenessapp.quality import FrameCheck, check_frame
 from livenessapp.results import EngineConfig, EngineError, FrameResult, StepResult, WindowResult
@@ -201,7 +201,9 @@ class Pipeline:
 
     def _prepare(self, frame: Frame, face) -> PreparedSample:
         meta = self.meta
-        crop, affine = crop_face(frame.image_bgr, face, meta.input_size, meta.crop_scale)
+        crop, affine = crop_face_like_training(
+            frame.image_bgr, face, meta.input_size, meta.crop_scale, meta.crop_codec, meta.crop_margin
+        )
         _, mask = depth_label(face, affine, meta.input_size, meta.depth_size)
         return PreparedSample(
             image=normalise(crop, meta.mean, meta.std)[None],

@@ -131,3 +131,31 @@ def test_wrong_input_shape(tiny_model_path, tmp_path):
     onnx.save(m, str(paths["encoder"]))
     with pytest.raises(ModelError):
         LivenessModel.load(paths["full"])
+
+
+def _props(tiny_model_path) -> dict[str, str]:
+    onnx = pytest.importorskip("onnx")
+    m = onnx.load(str(tiny_model_path), load_external_data=False)
+    return {p.key: p.value for p in m.metadata_props}
+
+
+def test_crop_codec_follows_the_training_cache(tiny_model_path):
+    """The app gives the network crops through the codec its training cache used (ModelMeta.crop_codec):
+    the run's train config in the metadata names it; an explicit livenessapp.crop_codec wins."""
+    import json
+
+    from livenessapp.model import TRAINING_JPEG_QUALITY, ModelMeta
+
+    props = _props(tiny_model_path)
+    for fmt, codec in (("jpeg", f"jpeg:{TRAINING_JPEG_QUALITY}"), ("png", ""), ("raw", "")):
+        data = {"train_config": {"crop_format": fmt}}
+        assert (
+            ModelMeta.from_props({**props, "livenessapp.training_data": json.dumps(data)}).crop_codec == codec
+        )
+    assert ModelMeta.from_props({**props, "livenessapp.training_data": ""}).crop_codec == ""
+    explicit = ModelMeta.from_props(
+        {**props, "livenessapp.crop_codec": "jpeg:80", "livenessapp.crop_margin": "7"}
+    )
+    assert (explicit.crop_codec, explicit.crop_margin) == ("jpeg:80", 7)
+    with pytest.raises(ModelError, match="crop codec 'webp'"):
+        ModelMeta.from_props({**props, "livenessapp.crop_codec": "webp"})
