@@ -187,9 +187,18 @@ def _example_inputs(model: FASSGTD, batch: int = 2, seed: int = 0) -> dict[str, 
 def metadata(cfg: SGTDConfig, graph: str, threshold: float, training_data: str | dict = "") -> dict[str, str]:
     """The ``livenessapp.*`` metadata_props of the contract (all values strings)."""
     from livenessapp import __version__ as version
+    from livenessapp_training.preprocess import PreprocessConfig
 
     if not isinstance(training_data, str):
         training_data = json.dumps(training_data, default=str)
+    # The codec of the training cache's crops, which the app reproduces (livenessapp.face.crop_face_like_training)
+    try:
+        train_config = json.loads(training_data or "{}").get("train_config", {}) or {}
+    except (ValueError, AttributeError):
+        train_config = {}
+    lossy = train_config.get("crop_format") == "jpeg"  # no train config (a bare checkpoint): no codec known
+    cache = PreprocessConfig.from_model(cfg, crop_format="jpeg" if lossy else "png")
+    codec = f"jpeg:{cache.jpeg_quality}" if lossy else ""
     return {
         "livenessapp.format": FORMAT_VERSION,
         "livenessapp.graph": graph,
@@ -203,6 +212,8 @@ def metadata(cfg: SGTDConfig, graph: str, threshold: float, training_data: str |
             {"mean": float(cfg.mean), "std": float(cfg.std), "color": "RGB", "layout": "NCHW"}
         ),
         "livenessapp.crop_scale": repr(float(cfg.crop_scale)),
+        "livenessapp.crop_codec": codec,
+        "livenessapp.crop_margin": str(cache.margin if codec else 0),
         "livenessapp.depth_size": str(cfg.depth_size),
         "livenessapp.threshold": repr(float(threshold)),
         "livenessapp.training_data": training_data,

@@ -224,3 +224,23 @@ def test_cost_report():
     assert params["total"] == params["single_frame"] + params["multi_frame"]
     table = E.cost_report(("lite",))
     assert "| lite | 128 | 16 |" in table and "streaming GMAC/sampled frame" in table
+
+
+def test_metadata_names_the_training_crops_codec():
+    """The app reproduces the training cache's crops from these keys (ModelMeta.crop_codec / crop_margin):
+    a JPEG cache is named with its quality and the margin of its wider stored crop; a lossless cache or no
+    train config at all means no codec."""
+    from livenessapp.model import ModelMeta
+    from livenessapp_training.export import metadata
+    from livenessapp_training.preprocess import PreprocessConfig
+
+    cfg = SGTDConfig.lite()
+    jpeg = metadata(cfg, "full", 0.5, {"train_config": {"crop_format": "jpeg"}})
+    want = PreprocessConfig.from_model(cfg)
+    assert jpeg["livenessapp.crop_codec"] == f"jpeg:{want.jpeg_quality}"
+    assert int(jpeg["livenessapp.crop_margin"]) == want.margin > 0
+    meta = ModelMeta.from_props(jpeg)
+    assert (meta.crop_codec, meta.crop_margin) == (f"jpeg:{want.jpeg_quality}", want.margin)
+    for data in ({"train_config": {"crop_format": "png"}}, ""):
+        props = metadata(cfg, "full", 0.5, data)
+        assert props["livenessapp.crop_codec"] == "" and ModelMeta.from_props(props).crop_codec == ""
