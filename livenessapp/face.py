@@ -66,6 +66,7 @@ __all__ = [
     "MESH_HOLES",
     "MESH_TRIANGLES",
     "NOSE_TIP",
+    "FaceDetector",
     "FaceMeshTracker",
     "FaceObservation",
     "crop_affine",
@@ -256,6 +257,36 @@ class FaceMeshTracker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def __del__(self):  # pragma: no cover - best effort
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+class FaceDetector:
+    """MediaPipe's face detector (``mp.solutions.face_detection``, short range) for one question the mesh
+    cannot answer: is there a face the mesh does not find? A mask or a hand over the mouth hides the
+    features the mesh fits, while the detector still sees a face (a masked test video: no mesh in 121
+    frames, a face detected in 13 of 13 sampled frames)."""
+
+    def __init__(self, min_detection_confidence: float = 0.5):
+        self._det = mp.solutions.face_detection.FaceDetection(
+            model_selection=0, min_detection_confidence=min_detection_confidence
+        )
+
+    def count(self, frame_bgr: np.ndarray) -> int:
+        """Number of faces detected in a BGR (or grey) uint8 frame."""
+        if self._det is None:
+            raise RuntimeError("FaceDetector is closed")
+        code = cv2.COLOR_GRAY2RGB if frame_bgr.ndim == 2 else cv2.COLOR_BGR2RGB
+        rgb = cv2.cvtColor(frame_bgr, code)
+        rgb.setflags(write=False)
+        return len(self._det.process(rgb).detections or ())
+
+    def close(self) -> None:
+        if self._det is not None:
+            self._det.close()
+            self._det = None
 
     def __del__(self):  # pragma: no cover - best effort
         with contextlib.suppress(Exception):

@@ -48,7 +48,7 @@ class FrameResult:
     landmarks: np.ndarray | None
     num_faces: int
     hint: str  # Hint.value / Quality.value: text for the user, "" when all is well
-    hint_code: str  # Hint.name ("OK", "NO_FACE", "SEVERAL_FACES", "TOO_SMALL", "AT_EDGE") or a Quality name
+    hint_code: str  # Hint.name ("OK", "NO_FACE", "FACE_COVERED", "SEVERAL_FACES", "TOO_SMALL", "AT_EDGE") or a Quality name
     fill: int  # k of k / Nf
     num_frames: int  # Nf
     track_id: int

@@ -24,8 +24,9 @@ tracking cost to about a third (changes there stay below ~11 levels), and the la
 frames stay within ~1 px RMS of meshing every frame (MediaPipe's video mode tracks from the previous meshed
 frame, 3 frames back). ``carry_frames=0`` meshes every frame.
 
-Hints for the user (:class:`Hint`): no face, several faces (only one is judged), face too small
-("move closer"), face at the edge of the image.
+Hints for the user (:class:`Hint`): no face, a face the mesh cannot fit (a mask or a hand over it: the
+face detector, run every ``covered_check_every``-th frame without a meshed face, still finds one), several
+faces (only one is judged), face too small ("move closer"), face at the edge of the image.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from livenessapp.face import FaceMeshTracker, FaceObservation, primary_face
+from livenessapp.face import FaceDetector, FaceMeshTracker, FaceObservation, primary_face
 
 __all__ = ["Hint", "PrimaryFaceTracker", "TrackResult", "TrackerConfig", "min_face_px_for_model"]
 
@@ -48,6 +49,7 @@ class Hint(str, Enum):
 
     OK = ""
     NO_FACE = "no face - look into the camera"
+    FACE_COVERED = "face covered - remove a mask or anything in front of the face"
     SEVERAL_FACES = "several faces - only the largest, most central one is judged"
     TOO_SMALL = "face too small - move closer"
     AT_EDGE = "face at the image edge - move to the centre"
@@ -66,6 +68,7 @@ class TrackerConfig:
     min_tracking_confidence: float = 0.5
     carry_frames: int = 2  # frames the last mesh result may be carried over (0 = mesh every frame)
     carry_max_change: float = 20.0  # mean abs change (grey levels) of the face-box thumbnail that stops it
+    covered_check_every: int = 10  # frames without a meshed face between face-detector checks (0 = never)
 
 
 def min_face_px_for_model(input_size: int, crop_scale: float, max_upsampling: float = 2.0) -> float:
@@ -114,11 +117,17 @@ class PrimaryFaceTracker:
     """Face mesh + primary-face selection + identity-change detection (see the module docstring).
 
     ``mesh`` may be any object with ``process(frame_bgr) -> list[FaceObservation]`` (tests inject one);
-    by default a video-mode :class:`FaceMeshTracker` is made. Feed the frames of one source in order.
+    by default a video-mode :class:`FaceMeshTracker` is made. ``detector`` (``count(frame_bgr) -> int``)
+    tells a covered face from no face; by default a :class:`FaceDetector` is made on first need when the
+    mesh is the default one, and none is used beside an injected mesh. Feed the frames of one source in order.
     """
 
-    def __init__(self, config: TrackerConfig | None = None, mesh=None):
+    def __init__(self, config: TrackerConfig | None = None, mesh=None, detector=None):
         self.config = config or TrackerConfig()
+        self._own_detector = detector is None and mesh is None
+        self.detector = detector
+        self._frames_without_face = 0
+        self._covered = False
         self._own_mesh = mesh is None
         self.mesh = mesh or FaceMeshTracker(
             max_faces=self.config.max_faces,
@@ -198,15 +207,32 @@ class PrimaryFaceTracker:
                 and float(np.mean(np.abs(thumb - self._thumb))) <= self.config.carry_max_change
             ):
                 return dataclasses.replace(last, identity_changed=False, carried=True)
-        result = self.update(self.mesh.process(frame_bgr), frame_bgr.shape)
+        result = self._covered_hint(self.update(self.mesh.process(frame_bgr), frame_bgr.shape), frame_bgr)
         self.last_result = result
         self._thumb = None if result.face is None else _box_thumbnail(frame_bgr, result.face.box)
         return result
+
+    def _covered_hint(self, result: TrackResult, frame_bgr: np.ndarray) -> TrackResult:
+        """``result`` with :attr:`Hint.FACE_COVERED` instead of NO_FACE while the face detector (asked on the
+        first frame without a meshed face, then every ``covered_check_every``-th) finds a face."""
+        every = self.config.covered_check_every
+        if result.face is not None or every <= 0:
+            self._frames_without_face, self._covered = 0, False
+            return result
+        if self._frames_without_face % every == 0:
+            if self.detector is None and self._own_detector:
+                self.detector = FaceDetector(self.config.min_detection_confidence)
+            self._covered = self.detector is not None and self.detector.count(frame_bgr) > 0
+        self._frames_without_face += 1
+        return dataclasses.replace(result, hint=Hint.FACE_COVERED) if self._covered else result
 
     def close(self) -> None:
         if self._own_mesh and self.mesh is not None:
             self.mesh.close()
         self.mesh = None
+        if self._own_detector and self.detector is not None:
+            self.detector.close()
+        self.detector = None
 
     def __enter__(self) -> PrimaryFaceTracker:
         return self

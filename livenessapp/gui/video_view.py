@@ -21,6 +21,7 @@ __all__ = ["HINT_TEXT", "FrameOverlay", "VideoView", "hint_text", "paint_overlay
 
 HINT_TEXT = {
     "no_face": "no face",
+    "face_covered": "face covered - remove mask",
     "too_small": "move closer",
     "too_far": "move closer",
     "move_closer": "move closer",

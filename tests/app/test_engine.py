@@ -276,3 +276,44 @@ def test_dropping_a_sampled_frame_empties_the_ring():
     assert not survivor.reset_buffer
     survivor.absorb(item(object()))
     assert survivor.reset_buffer
+
+
+def test_a_face_the_mesh_cannot_fit_is_reported_as_covered(tiny_model, grace_hopper_bgr):
+    """A masked face: the mesh finds nothing, the face detector (asked every covered_check_every-th frame
+    without a meshed face) still sees a face, and the hint says so instead of "no face"."""
+
+    class NoMesh:
+        def process(self, frame):
+            return []
+
+        def close(self):
+            pass
+
+    class Detector:
+        def __init__(self, faces):
+            self.faces, self.calls = faces, 0
+
+        def count(self, frame):
+            self.calls += 1
+            return self.faces
+
+    image = np.ascontiguousarray(grace_hopper_bgr)
+    for faces, code in ((1, "FACE_COVERED"), (0, "NO_FACE")):
+        detector = Detector(faces)
+        tracker = PrimaryFaceTracker(TrackerConfig(covered_check_every=10), mesh=NoMesh(), detector=detector)
+        pipe = Pipeline(tiny_model, EngineConfig(), tracker=tracker)
+        res = [pipe.step(Frame(i, i / 30, image)).frame for i in range(25)]
+        pipe.close()
+        assert {r.hint_code for r in res} == {code} and not any(r.sampled for r in res)
+        assert detector.calls == 3  # frames 0, 10 and 20
+
+
+def test_the_default_face_detector_finds_a_real_face_offline(grace_hopper_bgr):
+    from livenessapp.face import FaceDetector
+
+    detector = FaceDetector()
+    try:
+        assert detector.count(np.ascontiguousarray(grace_hopper_bgr)) == 1
+        assert detector.count(np.zeros((240, 320, 3), np.uint8)) == 0
+    finally:
+        detector.close()
