@@ -145,6 +145,7 @@ class PrimaryFaceTracker:
         self._last = None
         self.last_result = None
         self._thumb = None
+        self._frames_without_face, self._covered = 0, False
 
     def _same_face(self, a: FaceObservation, b: FaceObservation) -> bool:
         ax, ay = a.center
