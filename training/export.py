@@ -197,7 +197,7 @@ def metadata(cfg: SGTDConfig, graph: str, threshold: float, training_data: str |
     except (ValueError, AttributeError):
         train_config = {}
     lossy = train_config.get("crop_format") == "jpeg"  # no train config (a bare checkpoint): no codec known
-    cache = PreprocessConfig.from_model(cfg, crop_format="jpeg" if lossy else "png")
+    cache = PreprocessConfig.from_model(cfg)  # the quality and stored-crop margin of this model's cache
     codec = f"jpeg:{cache.jpeg_quality}" if lossy else ""
     return {
         "livenessapp.format": FORMAT_VERSION,
