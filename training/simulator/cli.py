@@ -1,10 +1,11 @@
-"""``liveness-train simulate`` / ``python -m livenessapp_training.simulator``: generate | demo | contact.
+"""``liveness-train simulate`` / ``python -m livenessapp_training.simulator``: generate | faces | recapture | demo | contact.
 
 Examples::
 
     liveness-train simulate generate --out data/sim-normal --clips 400 --protocol normal --seed 0
     liveness-train simulate generate --out data/sim-motion --clips 400 --protocol motion_only --faces ~/faces
     liveness-train simulate faces --manifest ../shared/data/real-pad --out data/faces-real-train
+    liveness-train simulate recapture --manifest ../data/real-mix --out ../data/recapture-mix
     liveness-train simulate demo --out assets/demo.mp4
     liveness-train simulate contact --out assets/contact_sheet.png
     liveness-train simulate tracking-rate --clips 40 --protocol normal --seed 0
@@ -61,6 +62,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--split", default="train", choices=("train", "dev", "test"))
     f.add_argument("--per-video", type=int, default=3)
     f.add_argument("--out", required=True)
+    r = sub.add_parser(
+        "recapture",
+        help="replays of a manifest dataset's real live videos, shown on a simulated screen and filmed again",
+        description="Show every live video of the chosen splits of a manifest-described real dataset on a "
+        "simulated screen (tone, cast, glare, banding, moire, bezel; in the hand or still) in a simulator scene "
+        "and film it with a simulator camera: --per-video replays each, written as a manifest folder whose "
+        "rows keep the original's split, source and person (training/simulator/recapture.py).",
+    )
+    r.add_argument("--manifest", required=True, help="folder with MANIFEST.tsv")
+    r.add_argument("--protocol", default="groups", help="manifest protocol (groups, lso:SOURCE, ...)")
+    r.add_argument(
+        "--splits", default="train,dev,test", help="comma-separated splits whose live videos to use"
+    )
+    r.add_argument("--per-video", type=int, default=4)
+    r.add_argument("--frames", type=int, default=90, help="frames per replay (30 fps)")
+    r.add_argument("--size", type=_size, default=(480, 360), help="WxH")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", required=True, help="output folder (videos/ + MANIFEST.tsv)")
+    r.add_argument(
+        "--with-originals",
+        action="store_true",
+        help="also list the original live videos (a paired set for eval; training has them in --manifest)",
+    )
+    r.add_argument("--no-progress", action="store_true")
     d = sub.add_parser("demo", help="the app's demo clip (live / print / replay) + JSON sidecar")
     d.add_argument("--out", default="assets/demo.mp4")
     d.add_argument("--seed", type=int, default=3)
@@ -109,6 +134,22 @@ def run(args: argparse.Namespace) -> int:
 
         files = export_live_faces(args.manifest, args.out, args.protocol, args.split, args.per_video)
         print(f"{len(files)} live {args.split} face photos in {args.out}")
+    elif args.command == "recapture":
+        from .recapture import recapture_manifest
+
+        summary = recapture_manifest(
+            args.manifest,
+            args.out,
+            args.protocol,
+            [s.strip() for s in args.splits.split(",") if s.strip()],
+            args.per_video,
+            args.frames,
+            args.seed,
+            args.size,
+            with_originals=args.with_originals,
+            progress=not args.no_progress,
+        )
+        print(json.dumps(summary, indent=2))
     elif args.command == "demo":
         from .demo import render_demo
 
