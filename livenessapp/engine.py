@@ -48,7 +48,6 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -465,14 +464,3 @@ class LivenessEngine:
             self.state = "ended"
             self._emit("on_stats", self.stats())
             self._emit("on_end", self.end_reason)
-
-
-def model_summary(model) -> dict:
-    """Small JSON-able description used by the headless commands."""
-    return {
-        "model": Path(model.path).name,
-        "provider": model.provider,
-        "threshold": model.meta.threshold,
-        "num_frames": model.meta.num_frames,
-        "frame_interval": model.meta.frame_interval,
-    }

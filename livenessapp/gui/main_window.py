@@ -95,7 +95,6 @@ class MainWindow(RecordingMixin, QMainWindow):
         self.smoother = ScoreSmoother(float(self.settings.get("smoothing")))
         self._last_face_t: float | None = None
         self._frame_times: deque[float] = deque(maxlen=60)
-        self._t0 = time.monotonic()
         self.setWindowTitle("livenessapp")
         build_panels(self)  # the widgets: self.video, self.depth, self.plot, self.source_combo, ...
         build_actions(self)  # shortcuts and menus
@@ -400,8 +399,6 @@ class MainWindow(RecordingMixin, QMainWindow):
         self.plot.add(time.monotonic(), smoothed, w.p_live, w.depth_score, parallax)
         self._show_verdict(verdict, smoothed, w)
         self._show_depth(w)
-        if w.inference_ms is not None:
-            self._inference_ms = w.inference_ms
 
     def _show_verdict(self, verdict: Verdict, smoothed: float | None, w: WindowInfo) -> None:
         c = verdict_color(verdict)
