@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from livenessapp_training.reproduce import main, plan
@@ -137,3 +139,24 @@ def test_prepare_runs_the_recipe_commands_for_real(tmp_path):
 
     assert _run_external(["python", str(tmp_path / "prep.py")]) == 0 and marker.read_text() == "ok"
     assert _run_external(["no-such-program-here"]) == 127
+
+
+CONFIGS = Path(__file__).parents[2] / "training" / "configs"
+# Recipes of measured candidates that were not adopted: reproducing one must not replace the shipped model.
+CANDIDATES = {"lite-context.toml", "lite-recap.toml"}
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in CONFIGS.glob("*.toml")))
+def test_every_shipped_recipe_plans(config):
+    """Each recipe in training/configs parses and plans fit and eval (a recipe that reads data it does not
+    make says which data is missing); a candidate's export does not write into models/."""
+    try:
+        steps = plan(CONFIGS / config)
+    except ValueError as err:
+        assert "does not exist" in str(err) and "[simulate]" in str(err), err
+        return
+    args = [s.argv for s in steps]
+    assert any(a[:1] == ("fit",) for a in args) and any(a[:1] == ("eval",) for a in args)
+    for a in args:
+        if a[:1] == ("export",) and config in CANDIDATES:
+            assert a[a.index("--out") + 1] != "models", config
