@@ -16,14 +16,15 @@ import multiprocessing as mp
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from .scene import DEFAULT_PHOTOS, ClipSpec, iter_clip, plan_clip
 
-__all__ = ["find_photos", "generate", "write_clip"]
+__all__ = ["find_photos", "generate", "write_clip", "write_video"]
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -31,8 +32,6 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 def render_machine() -> dict:
     """What decides the simulator's float results beyond its inputs: the CPU, its vector instruction sets
     as numpy sees them, and the numpy / OpenCV versions."""
-    import numpy as np
-
     try:
         from numpy.core._multiarray_umath import __cpu_features__
     except ImportError:  # numpy >= 2 moved it
@@ -70,24 +69,29 @@ def find_photos(faces_dir: str | Path | None, include_defaults: bool = True) -> 
     return photos
 
 
+def write_video(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], fps: float = 30.0) -> None:
+    """Write uint8 BGR ``frames`` of ``size`` (W, H) to ``path`` (mp4v), under a temporary name that is renamed
+    when complete, so an interrupted run never leaves a truncated video under the final name."""
+    tmp = path.with_name(path.stem + ".part.mp4")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), tuple(size))
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot open a video writer for {tmp}")
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.release()
+    os.replace(tmp, path)
+
+
 def write_clip(spec: ClipSpec, root: Path) -> dict:
     """Render one clip to ``root/videos`` (mp4v, 30 fps) and its manifest line to ``root/manifest.d``."""
     videos, lines = root / "videos", root / "manifest.d"
     videos.mkdir(parents=True, exist_ok=True)
     lines.mkdir(parents=True, exist_ok=True)
     entry = spec.manifest()
-    final = root / entry["path"]
-    tmp = final.with_name(final.stem + ".part.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (spec.width, spec.height))
-    if not writer.isOpened():
-        raise RuntimeError(f"cannot open a video writer for {tmp}")
     t0 = time.perf_counter()
-    try:
-        for frame in iter_clip(spec):
-            writer.write(frame.image)
-    finally:
-        writer.release()
-    os.replace(tmp, final)
+    write_video(root / entry["path"], (frame.image for frame in iter_clip(spec)), (spec.width, spec.height))
     line = lines / f"{spec.clip_id}.json"
     line.with_suffix(".tmp").write_text(json.dumps(entry, sort_keys=False))
     os.replace(line.with_suffix(".tmp"), line)

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from .carriers import ScreenLook, apply_moire, apply_screen
+from .generate import write_video
 from .geometry import composite, plane_corners, render_plane
 from .looks import CameraLook, SceneLook
 from .motion import FPS, carrier_track
@@ -261,7 +262,7 @@ def recapture_manifest(
                 rel = f"videos/{stem}_r{k}.mp4"
                 final = out / rel
                 if not final.exists():
-                    _write_video(final, recapture_frames(content[spec.start :], spec, face_frac), spec)
+                    write_video(final, recapture_frames(content[spec.start :], spec, face_frac), size)
                 rows.append(
                     {
                         "file": rel,
@@ -302,16 +303,3 @@ def recapture_manifest(
         "per_split": per_split,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-
-
-def _write_video(path: Path, frames: Iterable[np.ndarray], spec: RecaptureSpec) -> None:
-    tmp = path.with_name(path.stem + ".part.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(FPS), (spec.width, spec.height))
-    if not writer.isOpened():
-        raise RuntimeError(f"cannot open a video writer for {tmp}")
-    try:
-        for f in frames:
-            writer.write(f)
-    finally:
-        writer.release()
-    tmp.replace(path)

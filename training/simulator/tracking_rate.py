@@ -35,6 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .generate import write_video
 from .scene import DEFAULT_PHOTOS, PAIS, ClipSpec, iter_clip, plan_clip
 
 __all__ = ["InViewRule", "face_view", "format_table", "measure_clip", "summarise", "tracking_rate"]
@@ -85,17 +86,6 @@ def _off_target(tracked: np.ndarray, truth: np.ndarray, width: float) -> bool:
     return bool(max(centre, size) > OFF_TARGET_FRACTION * width)
 
 
-def _write_video(images: Sequence[np.ndarray], path: Path, size: tuple[int, int]) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, tuple(size))
-    if not writer.isOpened():
-        raise RuntimeError(f"cannot open a video writer for {path}")
-    try:
-        for img in images:
-            writer.write(img)
-    finally:
-        writer.release()
-
-
 def measure_clip(
     spec: ClipSpec,
     rule: InViewRule = InViewRule(),
@@ -125,7 +115,7 @@ def measure_clip(
     with tempfile.TemporaryDirectory(prefix="simtrack-") as tmp:
         path = Path(video) if video is not None else Path(tmp) / f"{spec.clip_id}.mp4"
         if video is None:
-            _write_video(images, path, size)
+            write_video(path, images, size)
             images.clear()
         saved = 0
         with video_tracker(cfg) as tracker:
