@@ -22,7 +22,12 @@ import sys
 import zlib
 from pathlib import Path
 
-from livenessapp_training.datasets.manifest import MANIFEST_NAME, read_manifest, read_manifest_rows
+from livenessapp_training.datasets.manifest import (
+    MANIFEST_COLUMNS,
+    MANIFEST_NAME,
+    read_manifest,
+    read_manifest_rows,
+)
 
 VIDEO_EXT = {".mp4", ".mov", ".3gp", ".avi", ".mkv"}
 IMAGE_EXT = {".jpg", ".jpeg", ".png"}
@@ -99,19 +104,10 @@ def main(real_pad: Path, real_extra: Path, out: Path) -> None:
                 )
             )
 
-    columns = [
-        "file",
-        "label",
-        "attack",
-        "media",
-        "source_repo",
-        "subject",
-        "split",
-        "source_path",
-        "license",
-    ]
     with open(out / MANIFEST_NAME, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns, delimiter="\t", extrasaction="ignore", lineterminator="\n")
+        w = csv.DictWriter(
+            fh, fieldnames=MANIFEST_COLUMNS, delimiter="\t", extrasaction="ignore", lineterminator="\n"
+        )
         w.writeheader()
         w.writerows(rows)
     print(

@@ -50,6 +50,19 @@ from pathlib import Path
 from .base import VideoSample, require_dir, split_name
 
 MANIFEST_NAME = "MANIFEST.tsv"
+# The columns the project's own manifest writers put first (build_real_mix.py, ``simulate recapture``);
+# a reader needs only file, label and media.
+MANIFEST_COLUMNS = (
+    "file",
+    "label",
+    "attack",
+    "media",
+    "source_repo",
+    "subject",
+    "split",
+    "source_path",
+    "license",
+)
 _LIVE = {"live", "real", "genuine", "bonafide", "bona_fide", "bona-fide", "1"}
 _SPOOF = {"spoof", "attack", "fake", "0"}
 _FRAME_SUFFIX = re.compile(r"^(?P<capture>.+)_(?P<frame>\d+)$")

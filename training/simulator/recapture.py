@@ -48,18 +48,6 @@ __all__ = [
 SCREEN_TEXELS = 640
 # Face width in the recording over its frame width when MediaPipe finds no face to measure.
 DEFAULT_FACE_FRACTION = 0.3
-MANIFEST_COLUMNS = (
-    "file",
-    "label",
-    "attack",
-    "media",
-    "source_repo",
-    "subject",
-    "split",
-    "source_path",
-    "license",
-    "recapture",
-)
 
 
 @dataclass(frozen=True)
@@ -208,7 +196,7 @@ def recapture_manifest(
     import os
     import time
 
-    from ..datasets.manifest import read_manifest, read_manifest_rows
+    from ..datasets.manifest import MANIFEST_COLUMNS, read_manifest, read_manifest_rows
 
     root, out = Path(root), Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
@@ -286,7 +274,9 @@ def recapture_manifest(
             bar.close()
     tmp = out / "MANIFEST.tsv.tmp"
     with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS, delimiter="\t", lineterminator="\n")
+        w = csv.DictWriter(
+            fh, fieldnames=(*MANIFEST_COLUMNS, "recapture"), delimiter="\t", lineterminator="\n"
+        )
         w.writeheader()
         w.writerows(rows)
     tmp.replace(out / "MANIFEST.tsv")
