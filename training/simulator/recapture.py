@@ -33,7 +33,7 @@ from .generate import write_video
 from .geometry import composite, plane_corners, render_plane
 from .looks import CameraLook, SceneLook
 from .motion import FPS, carrier_track
-from .render import _carrier_geometry
+from .render import carrier_geometry
 from .scene import BACKGROUNDS, CAMERAS, LIGHTS
 
 __all__ = [
@@ -118,7 +118,7 @@ def recapture_frames(
     texture = np.ones((th + 2 * border, tw + 2 * border, 4), np.float32)
     texture[..., :3] = slook.bezel_value
     active = texture[border : border + th, border : border + tw, :3]
-    width, height, distance = _carrier_geometry(
+    width, height, distance = carrier_geometry(
         cam, rng, spec.full, face_fraction * tw / (tw + 2 * border), texture.shape[1] / texture.shape[0]
     )
     track = carrier_track(rng, n, distance, "still" if spec.still else "hand", rot=0.45 if spec.full else 1.0)

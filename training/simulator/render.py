@@ -29,7 +29,7 @@ from .motion import FPS, carrier_track, head_track
 if TYPE_CHECKING:
     from .scene import ClipSpec
 
-__all__ = ["HeadView", "SimFrame", "face_fraction", "print_clip", "replay_clip"]
+__all__ = ["HeadView", "SimFrame", "carrier_geometry", "face_fraction", "print_clip", "replay_clip"]
 
 
 @dataclass
@@ -91,7 +91,7 @@ def face_fraction(camera: PinholeCamera, distance: float) -> float:
     return camera.focal * 0.15 / distance / camera.width
 
 
-def _carrier_geometry(
+def carrier_geometry(
     cam: PinholeCamera, rng, full: bool, face_frac_on_carrier: float, aspect: float, full_scale: float = 1.3
 ):
     """Carrier width (m) and distance so that the face on it looks about life-size to the camera."""
@@ -172,7 +172,7 @@ def print_clip(spec, rng, noise_rng, model, look, scene, rec_scene_name, clean, 
         )
         texture = add_border(content, margin, np.clip(paper, 0, 1))
     border_px = int(round(margin * content.shape[1]))
-    width, height, distance = _carrier_geometry(
+    width, height, distance = carrier_geometry(
         cam,
         rng,
         full,
@@ -281,7 +281,7 @@ def replay_clip(
     border_px = int(round(bezel * rcam.width))
     tex_shape = (rcam.height + 2 * border_px, rcam.width + 2 * border_px)
     face_frac = face_fraction(rcam, float(np.mean([p.t[2] for p in rec_track])))
-    width, height, distance = _carrier_geometry(
+    width, height, distance = carrier_geometry(
         cam, rng, full, face_frac / (1 + 2 * bezel), tex_shape[1] / tex_shape[0]
     )
     track = carrier_track(rng, n, distance, "still" if still else "hand", rot=0.45 if full else 1.0)
