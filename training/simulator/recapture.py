@@ -77,7 +77,7 @@ def plan_recapture(
     size: tuple[int, int] = (480, 360),
 ) -> RecaptureSpec:
     """The ``index``-th replay of a recording with ``source_frames`` frames: 25 % still, 35 % full framing
-    (the simulator's replay mix); the played frames start at an even spread through the recording."""
+    (the simulator's replay mix); the played frames start anywhere in the recording that leaves ``frames``."""
     g = np.random.default_rng([int(seed), int(index)])
     scene = f"{g.choice(BACKGROUNDS[split])}-L{g.choice(LIGHTS[split])}"
     camera = str(g.choice(CAMERAS[split]))
@@ -153,25 +153,15 @@ def _face_fraction(frames: list[np.ndarray]) -> float:
 
 
 def _read_video(path: Path, max_frames: int) -> list[np.ndarray]:
-    """Up to ``max_frames`` upright frames of a video, about 30 per second of it."""
-    from livenessapp.sources import open_video_file
+    """Up to ``max_frames`` upright frames of a video, about 30 per second of it (none if it cannot be read)."""
+    from ..video_frames import VideoReadError, iter_frames, video_info
 
-    cap = open_video_file(path)
+    fps = video_info(path)["fps"]
+    step = max(int(round(fps / FPS)), 1) if fps > 0 else 1
     try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        step = max(int(round(fps / FPS)), 1) if fps > 0 else 1
-        out: list[np.ndarray] = []
-        i = 0
-        while len(out) < max_frames:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                break
-            if i % step == 0:
-                out.append(frame)
-            i += 1
-        return out
-    finally:
-        cap.release()
+        return [frame for _, frame in iter_frames(path, step, max_frames * step)]
+    except VideoReadError:
+        return []
 
 
 def recapture_manifest(
