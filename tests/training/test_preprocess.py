@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import types
 from pathlib import Path
 
@@ -193,15 +192,12 @@ def test_parallel_run_equals_sequential(tmp_path, videos):
         np.testing.assert_array_equal(a.stored_crops([3]), b.stored_crops([3]))
 
 
-def test_throughput(tmp_path, videos, capsys):
+def test_summary_reports_throughput(tmp_path, videos):
+    """The cache run reports its own frames/s (the figure ``preprocess`` prints); speed itself is a benchmark's job."""
     sample = VideoSample(videos["good"], 1, "none", "live", video_id="speed")
     cache = PreprocessCache(tmp_path / "speed", PreprocessConfig())  # the paper's 256 px input
-    start = time.perf_counter()
     summary = cache.run([sample], workers=1, progress=False)
-    elapsed = time.perf_counter() - start
-    fps = summary["frames_decoded"] / elapsed
-    with capsys.disabled():
-        print(f"\npreprocessing throughput (320x240, 256 px crops, 1 process): {fps:.0f} frames/s")
-    assert fps > 5
+    assert summary["frames_decoded"] > 0 and summary["seconds"] > 0
+    assert summary["frames_per_second"] == pytest.approx(summary["frames_decoded"] / summary["seconds"])
     v = CachedVideo(cache.path_for(sample))
     assert v.eval_crops([0]).shape == (1, 256, 256, 3) and v.rows("depth", [0]).shape == (1, 32, 32)
