@@ -11,9 +11,6 @@ jitter from window to window, so a raw comparison makes the verdict flicker betw
 * ``LIVE`` -> ``SPOOF`` only after ``hold`` consecutive scores ``< threshold - margin``;
 * ``SPOOF`` -> ``LIVE`` only after ``hold`` consecutive scores ``>= threshold + margin``.
 
-:class:`ScoreSmoother` is an exponential moving average for the score that the GUI plots and decides on,
-for engines that report only raw per-window scores.
-
 Qt-free (used by the desktop window, the kiosk and tests alike).
 """
 
@@ -23,7 +20,7 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["HysteresisConfig", "ScoreSmoother", "Verdict", "VerdictHysteresis", "raw_verdict"]
+__all__ = ["HysteresisConfig", "Verdict", "VerdictHysteresis", "raw_verdict"]
 
 
 class Verdict(str, Enum):
@@ -128,25 +125,3 @@ class VerdictHysteresis:
             self._verdict = target
             self._streak = 0
         return self._verdict
-
-
-class ScoreSmoother:
-    """Exponential moving average ``s_t = a * x_t + (1 - a) * s_{t-1}`` with ``a = smoothing`` in (0, 1];
-    ``smoothing = 1`` is no smoothing. The first value passes through unchanged."""
-
-    def __init__(self, smoothing: float = 0.5):
-        if not 0.0 < smoothing <= 1.0:
-            raise ValueError(f"smoothing must be in (0, 1], got {smoothing}")
-        self.smoothing = float(smoothing)
-        self.value: float | None = None
-
-    def reset(self) -> None:
-        self.value = None
-
-    def update(self, x: float | None) -> float | None:
-        if x is None or not math.isfinite(x):
-            return self.value
-        self.value = (
-            float(x) if self.value is None else self.smoothing * x + (1 - self.smoothing) * self.value
-        )
-        return self.value

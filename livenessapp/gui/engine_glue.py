@@ -8,7 +8,8 @@ box) and creates a :class:`~livenessapp.engine.LivenessEngine` with the bridge a
 Mapping of the GUI's settings to :class:`~livenessapp.engine.EngineConfig`:
 
 * ``RunOptions.smoothing`` is the weight of the *newest* window (1 = no smoothing, as the slider reads);
-  the engine's ``smoothing`` is the weight of the *previous* smoothed score: ``1 - smoothing``.
+  the engine's ``smoothing`` is the weight of the *previous* smoothed score:
+  :func:`~livenessapp.smoothing.alpha_from_newest_weight` (``1 - smoothing``, at most 0.95).
 * ``RunOptions.interval == 0`` means the model's ``frame_interval`` (``EngineConfig.interval = None``).
 * Video files loop (``loop=True``) and play at their frame rate (``realtime=True``).
 * ``RunOptions.fusion_rule`` is ``EngineConfig.fusion_rule`` (:data:`livenessapp.parallax.FUSION_RULES`);
@@ -21,6 +22,7 @@ import threading
 from pathlib import Path
 
 from livenessapp.gui.run_options import RunInfo, RunOptions
+from livenessapp.smoothing import alpha_from_newest_weight
 
 __all__ = [
     "build_engine",
@@ -80,7 +82,7 @@ def build_engine(options: RunOptions, listener):
         cfg = EngineConfig(
             threshold=options.threshold,
             interval=int(options.interval) or None,
-            smoothing=min(max(1.0 - float(options.smoothing), 0.0), 0.95),
+            smoothing=alpha_from_newest_weight(options.smoothing),
             fusion_rule=options.fusion_rule,
             realtime=options.realtime,
             loop=options.loop,
@@ -132,7 +134,7 @@ def set_threshold(engine, threshold: float | None) -> None:
 
 
 def set_smoothing(engine, newest_weight: float) -> None:
-    engine.set_smoothing(min(max(1.0 - float(newest_weight), 0.0), 0.95))
+    engine.set_smoothing(alpha_from_newest_weight(newest_weight))
 
 
 def set_fusion_rule(engine, rule: str) -> None:

@@ -51,7 +51,8 @@ from livenessapp.gui.theme import verdict_color
 from livenessapp.gui.video_view import FrameOverlay, paint_overlay
 from livenessapp.parallax import FUSION_RULES
 from livenessapp.recording import ClipRecorder, RecordedClip
-from livenessapp.verdict import ScoreSmoother, Verdict, VerdictHysteresis
+from livenessapp.smoothing import ScoreSmoother, alpha_from_newest_weight
+from livenessapp.verdict import Verdict, VerdictHysteresis
 
 __all__ = ["MainWindow", "list_cameras"]
 
@@ -92,7 +93,7 @@ class MainWindow(RecordingMixin, QMainWindow):
         self.last_error = ""
         self.current_score: float | None = None
         self.hysteresis = VerdictHysteresis(0.5, float(self.settings.get("hysteresis_margin")), 2)
-        self.smoother = ScoreSmoother(float(self.settings.get("smoothing")))
+        self.smoother = ScoreSmoother(alpha_from_newest_weight(self.settings.get("smoothing")))
         self._last_face_t: float | None = None
         self._frame_times: deque[float] = deque(maxlen=60)
         self.setWindowTitle("livenessapp")
@@ -332,7 +333,7 @@ class MainWindow(RecordingMixin, QMainWindow):
         self.statusBar().showMessage(f"Fusion rule: {fusion_rule_label(rule)} (from the next window)", 5000)
 
     def _smoothing_changed(self, value: float) -> None:
-        self.smoother.smoothing = float(value)
+        self.smoother.alpha = alpha_from_newest_weight(value)
         self.settings.set("smoothing", float(value))
         if self.running and hasattr(self.controller, "set_smoothing"):
             self.controller.set_smoothing(float(value))

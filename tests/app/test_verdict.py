@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from livenessapp.verdict import HysteresisConfig, ScoreSmoother, Verdict, VerdictHysteresis, raw_verdict
+from livenessapp.verdict import HysteresisConfig, Verdict, VerdictHysteresis, raw_verdict
 
 
 def test_raw_verdict_uses_score_at_or_above_threshold_as_live():
@@ -59,18 +59,6 @@ def test_config_validation():
         HysteresisConfig(margin=-0.1)
     with pytest.raises(ValueError):
         HysteresisConfig(hold=0)
-
-
-def test_smoother_is_an_ema():
-    s = ScoreSmoother(0.5)
-    assert s.update(1.0) == 1.0
-    assert s.update(0.0) == 0.5
-    assert s.update(None) == 0.5
-    assert s.update(1.0) == 0.75
-    s.reset()
-    assert s.value is None
-    with pytest.raises(ValueError):
-        ScoreSmoother(0.0)
 
 
 def test_fused_decision_can_flip_at_a_high_score_but_not_from_inside_the_band():
