@@ -75,6 +75,18 @@ def test_groups_protocol_never_splits_a_person_or_video_source(tmp_path):
     ]
 
 
+def test_recaptures_group_with_the_people_of_their_original_source(tmp_path):
+    rows = [(f"cam{c}/live.mp4", "live", "none", "video", f"cam{c}") for c in "ABCDE"]
+    rows += [(f"re/cam{c}.mp4", "spoof", "replay", "video", f"recapture:cam{c}") for c in "ABCDE"]
+    for seed in range(4):
+        samples = load_dataset("manifest", _write(tmp_path, rows), protocol=f"groups:{seed}")
+        split_of = {s.device: s.split for s in samples}
+        assert all(split_of[f"recapture:cam{c}"] == split_of[f"cam{c}"] for c in "ABCDE"), seed
+    assert {s.subject for s in samples} == {f"cam{c}/*" for c in "ABCDE"}
+    held = load_dataset("manifest", tmp_path, protocol="lso:camB")
+    assert {s.device for s in select(held, "test")} == {"camB", "recapture:camB"}
+
+
 def test_leave_sources_out_and_all(tmp_path):
     samples = load_dataset("manifest", _corpus(tmp_path), protocol="lso:camB+nuaa")
     test = select(samples, "test")

@@ -124,7 +124,7 @@ def test_recapture_manifest_keeps_split_source_and_person(tmp_path):
     assert set(by_source) == {"recapture:owner/camA", "recapture:owner/camB"}
     assert by_source["recapture:owner/camA"].split == "train"
     assert by_source["recapture:owner/camB"].split == "dev"
-    assert by_source["recapture:owner/camB"].subject == "recapture:owner/camB/p2"
+    assert by_source["recapture:owner/camB"].subject == "owner/camB/p2"  # grouped with the original person
     with open(out / "MANIFEST.tsv") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
     assert {r["license"] for r in rows} == {"CC-BY-4.0", "MIT"}
@@ -150,7 +150,8 @@ def test_with_originals_is_a_paired_set_of_recordings_and_their_replays(tmp_path
     live = [s for s in samples if s.label == 1]
     assert len(live) == 1 and live[0].path.resolve() == (root / "camB/person2/live.mp4").resolve()
     assert {s.split for s in samples} == {"dev"}
-    assert {s.subject for s in samples} == {"owner/camB/p2", "recapture:owner/camB/p2"}
+    assert {s.subject for s in samples} == {"owner/camB/p2"}  # one person, counted once
+    assert {s.device for s in samples} == {"owner/camB", "recapture:owner/camB"}
 
 
 def test_a_video_that_cannot_be_read_is_skipped_with_a_message(tmp_path, capsys):

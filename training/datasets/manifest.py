@@ -15,6 +15,9 @@ Columns (any order; unknown columns are ignored):
   name); empty = ``print`` for a spoof image, ``replay`` for a spoof video.
 - ``source_repo`` or ``source``: where the file came from. With ``subject`` it makes the **grouping key**
   ``source/subject``: splits never put one group in two splits, so no person is in both train and test.
+  A source written ``recapture:<source>`` (what ``simulate recapture`` writes) is a re-filming of
+  ``<source>``'s recordings: its rows keep that source name in the per-source breakdown, but group with
+  ``<source>``'s people, so a person and the replays of their recordings share one split and count once.
 - ``subject``: the person. Without it, an image's person is the folder that holds it (NUAA's
   ``ClientFace/0001`` and ``ImposterFace/0001`` are both person ``0001``), and a video's person is unknown, so
   all videos of a source form one group (a source's people never straddle train and test).
@@ -50,6 +53,7 @@ from pathlib import Path
 from .base import VideoSample, require_dir, split_name
 
 MANIFEST_NAME = "MANIFEST.tsv"
+RECAPTURE_PREFIX = "recapture:"  # source of a re-filmed recording: groups with the original source's people
 # The columns the project's own manifest writers put first (build_real_mix.py, ``simulate recapture``);
 # a reader needs only file, label and media.
 MANIFEST_COLUMNS = (
@@ -192,7 +196,7 @@ def read_manifest(root: str | Path, protocol: str | None = None) -> list[VideoSa
         if meta[key]["label"] != label:
             raise ValueError(f"{where}: capture {key[1]} mixes live and spoof rows")
 
-    group_of = {k: f"{m['source']}/{m['subject']}" for k, m in meta.items()}
+    group_of = {k: f"{m['source'].removeprefix(RECAPTURE_PREFIX)}/{m['subject']}" for k, m in meta.items()}
     strata: dict[tuple, set[str]] = defaultdict(set)
     content: dict[str, set] = defaultdict(set)
     for k, m in meta.items():

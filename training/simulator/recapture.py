@@ -186,7 +186,7 @@ def recapture_manifest(
     import os
     import time
 
-    from ..datasets.manifest import MANIFEST_COLUMNS, read_manifest, read_manifest_rows
+    from ..datasets.manifest import MANIFEST_COLUMNS, RECAPTURE_PREFIX, read_manifest, read_manifest_rows
 
     root, out = Path(root), Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
@@ -247,7 +247,7 @@ def recapture_manifest(
                         "label": "spoof",
                         "attack": "replay",
                         "media": "video",
-                        "source_repo": f"recapture:{source}",
+                        "source_repo": f"{RECAPTURE_PREFIX}{source}",
                         "subject": person,
                         "split": sample.split,
                         "source_path": str(sample.path),
