@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from livenessapp_training.eval_report import pct
+
 __all__ = ["VARIANTS", "Variant", "main", "run_ablation"]
 
 
@@ -174,10 +176,6 @@ def _evaluate(run_dir: Path, v: Variant, args) -> dict:
     }
 
 
-def _pct(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
-
-
 def ablation_table(rows: list[dict], header: str) -> str:
     lines = [
         "# Ablation (Tables 4 and 5 of FAS-SGTD)",
@@ -190,10 +188,10 @@ def ablation_table(rows: list[dict], header: str) -> str:
     ]
     for r in rows:
         m = r["metrics"]
-        per_pai = ", ".join(f"{k} {_pct(v)}" for k, v in sorted(m.get("apcer_per_pai", {}).items())) or "—"
+        per_pai = ", ".join(f"{k} {pct(v)}" for k, v in sorted(m.get("apcer_per_pai", {}).items())) or "—"
         lines.append(
-            f"| {r['name']} | {r['table']} | {r['label']} | {m['score']} | {_pct(m['apcer'])} | {per_pai} | "
-            f"{_pct(m['bpcer'])} | {_pct(m['acer'])} | {_pct(m['eer'])} | "
+            f"| {r['name']} | {r['table']} | {r['label']} | {m['score']} | {pct(m['apcer'])} | {per_pai} | "
+            f"{pct(m['bpcer'])} | {pct(m['acer'])} | {pct(m['eer'])} | "
             f"{r['paper_acer'] if r['paper_acer'] is not None else '—'} |"
         )
     lines += [

@@ -103,8 +103,12 @@ def write_plots(
 
 
 def pct(x) -> str:
-    """A fraction as a percentage with two decimals; a dash for None / NaN."""
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
+    """A fraction as a percentage with two decimals; a dash for None, NaN or anything not a number."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if math.isnan(x) else f"{100 * x:.2f}"
 
 
 def markdown_report(result: dict) -> str:

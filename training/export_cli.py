@@ -25,6 +25,7 @@ from pathlib import Path
 
 from livenessapp.integrity import file_sha256 as sha256  # the hash the app verifies at load
 from livenessapp.integrity import sibling_paths
+from livenessapp_training.eval_report import pct
 
 __all__ = ["main", "model_card", "sha256", "training_data_summary"]
 
@@ -73,14 +74,6 @@ def training_data_summary(train_config: dict, run_dir: Path | None, data_summary
     return out
 
 
-def _pct(x) -> str:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "—"
-    return "—" if x != x else f"{100 * x:.2f}"
-
-
 def _is_simulated(eval_result: dict) -> bool:
     return str(eval_result.get("dataset", "")).lower() in ("sim", "simulator", "synthetic")
 
@@ -110,14 +103,14 @@ def _metrics_table(eval_result: dict | None) -> list[str]:
         for k, v in r.get("variants", {}).items():
             t = v["test"]
             lines.append(
-                f"| {k} | {v['threshold']:.4f} | {_pct(t.get('apcer'))} ({t.get('worst_pai', '')}) | "
-                f"{_pct(t.get('bpcer'))} | {_pct(t.get('acer'))} | {_pct(t.get('hter'))} | {_pct(t.get('eer'))} | "
-                f"{_pct(t.get('bpcer_at_apcer_1'))} | {_pct(t.get('bpcer_at_apcer_5'))} |"
+                f"| {k} | {v['threshold']:.4f} | {pct(t.get('apcer'))} ({t.get('worst_pai', '')}) | "
+                f"{pct(t.get('bpcer'))} | {pct(t.get('acer'))} | {pct(t.get('hter'))} | {pct(t.get('eer'))} | "
+                f"{pct(t.get('bpcer_at_apcer_1'))} | {pct(t.get('bpcer_at_apcer_5'))} |"
             )
         prim = r.get("variants", {}).get(eval_result.get("primary", "score"))
         if prim and prim["test"].get("apcer_per_pai"):
             per = ", ".join(
-                f"{sp} {_pct(a)} % ({prim['test'].get('num_attack_per_pai', {}).get(sp, '?')} videos)"
+                f"{sp} {pct(a)} % ({prim['test'].get('num_attack_per_pai', {}).get(sp, '?')} videos)"
                 for sp, a in prim["test"]["apcer_per_pai"].items()
             )
             lines += ["", f"APCER per attack species (`{eval_result.get('primary', 'score')}`): {per}."]
