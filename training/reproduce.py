@@ -65,6 +65,7 @@ SIMULATE_KEYS = {
     "faces",
     "faces_from",
     "faces_protocol",
+    "screen_saturation",
 }
 EVAL_KEYS = {"dataset", "data_root", "protocol", "extra"}
 EVAL_EXTRA_KEYS = {"dataset", "data_root", "protocol", "out"}
@@ -173,6 +174,8 @@ def plan(config: str | Path, force: bool = False) -> list[Step]:
         for key in ("protocol", "seed", "frames", "size", "workers", "faces"):
             if key in sim:
                 argv += [f"--{key}", str(sim[key])]
+        if "screen_saturation" in sim:  # [low, high]
+            argv += ["--screen-saturation", ",".join(str(v) for v in sim["screen_saturation"])]
         steps.append(Step(tuple(argv + ["--no-progress"])))
     elif not Path(cfg.data_root).exists() and not steps:  # a [prepare] command may write it
         raise ValueError(

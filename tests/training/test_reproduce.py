@@ -80,6 +80,12 @@ def test_dry_run_prints_the_commands_and_runs_nothing(tmp_path, capsys):
     assert not (tmp_path / "data").exists()
 
 
+def test_plan_passes_the_screen_saturation_range(tmp_path):
+    text = RECIPE.replace("workers = 2\n", "workers = 2\nscreen_saturation = [1.0, 1.8]\n")
+    generate = plan(_recipe(tmp_path, text))[0].command()
+    assert generate.endswith("--workers 2 --screen-saturation 1.0,1.8 --no-progress")
+
+
 def test_plan_with_real_faces_and_held_out_evaluations(tmp_path):
     text = RECIPE.replace(
         "workers = 2\n",

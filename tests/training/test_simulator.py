@@ -326,3 +326,49 @@ def test_motion_only_plans_no_perfect_spoofing_scene():
         assert a.pai == b.pai or (a.pai, b.pai) == ("replay_still", "replay_moving")
     # an explicit request still renders one
     assert plan_clip(2, protocol="motion_only", pai="replay_still").pai == "replay_still"
+
+
+def test_screen_saturation_scales_chroma_about_the_luma():
+    from livenessapp_training.simulator.carriers import ScreenLook, apply_screen
+
+    img = np.random.default_rng(0).integers(60, 200, (24, 24, 3)).astype(np.uint8)
+    plain, vivid = ScreenLook(glare=0.0), ScreenLook(glare=0.0, saturation=1.5)
+    a, b = apply_screen(img, plain, 0.0), apply_screen(img, vivid, 0.0)
+    luma = np.array([0.114, 0.587, 0.299], np.float32)
+    np.testing.assert_allclose(b @ luma, a @ luma, atol=1e-5)  # mid-tones: no clipping, same brightness
+    np.testing.assert_allclose(b - (b @ luma)[..., None], 1.5 * (a - (a @ luma)[..., None]), atol=1e-5)
+    assert np.array_equal(apply_screen(img, dataclasses.replace(vivid, saturation=1.0), 0.0), a)
+
+
+def test_a_screen_saturation_range_changes_the_screen_and_nothing_else():
+    spec = _spec("replay_moving", frames=3)
+    assert spec.screen_saturation == (1.0, 1.0)
+    vivid = plan_clip(
+        1, seed=11, frames=3, size=SIZE, pai="replay_moving", split="train", screen_saturation=(1.6, 1.6)
+    )
+    assert dataclasses.replace(vivid, screen_saturation=(1.0, 1.0)) == spec
+    plain_frames, vivid_frames = (
+        list(iter_clip(spec, with_depth=True)),
+        list(iter_clip(vivid, with_depth=True)),
+    )
+    for p, v in zip(plain_frames, vivid_frames, strict=True):
+        assert np.array_equal(p.depth, v.depth) and np.array_equal(p.landmarks, v.landmarks)  # same geometry
+
+    def chroma(frame):
+        return cv2.cvtColor(frame.image, cv2.COLOR_BGR2HSV)[..., 1].mean()
+
+    assert chroma(vivid_frames[1]) > chroma(plain_frames[1]) + 5
+    live = _spec("live", frames=2)
+    live_vivid = plan_clip(
+        1, seed=11, frames=2, size=SIZE, pai="live", split="train", screen_saturation=(1.6, 1.6)
+    )
+    assert all(
+        np.array_equal(a.image, b.image) for a, b in zip(iter_clip(live), iter_clip(live_vivid), strict=True)
+    )
+
+
+@pytest.mark.parametrize("bad", ["1.8", "a,b", "0,1", "1.5,1.2"])
+def test_generate_refuses_a_bad_screen_saturation_and_says_why(tmp_path, bad, capsys):
+    with pytest.raises(SystemExit):
+        simulate_main(["generate", "--out", str(tmp_path), "--clips", "1", "--screen-saturation", bad])
+    assert "screen saturation" in capsys.readouterr().err

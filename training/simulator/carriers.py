@@ -92,6 +92,7 @@ class ScreenLook:
     band_speed: float = 0.7
     bezel: float = 0.05
     bezel_value: float = 0.08
+    saturation: float = 1.0
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> ScreenLook:
@@ -115,10 +116,18 @@ class ScreenLook:
 
 def apply_screen(img_u8: np.ndarray, look: ScreenLook, t: float) -> np.ndarray:
     """Recorded uint8 BGR frame -> float32 light the screen emits: tone curve (gamma, black level, contrast)
-    and colour cast through one per-channel lookup table, plus a drifting glare spot (separable Gaussian)."""
+    and colour cast through one per-channel lookup table, the panel's saturation, plus a drifting glare spot
+    (separable Gaussian).
+
+    ``saturation`` scales chroma about the luma (BT.601 weights): a wide-gamut panel or a phone's "vivid"
+    colour mode shows sRGB content more saturated than it was recorded (> 1); 1 is a colour-managed panel."""
     x = np.linspace(0, 1, 256, dtype=np.float32) ** look.gamma
     lut = (look.black + (look.contrast - look.black) * x)[None, :, None] * np.asarray(look.gains, np.float32)
     out = cv2.LUT(img_u8, lut.astype(np.float32).reshape(1, 256, 3))
+    if look.saturation != 1.0:
+        luma = cv2.transform(out, np.array([[0.114, 0.587, 0.299]], np.float32))
+        out = cv2.addWeighted(out, look.saturation, cv2.merge([luma] * 3), 1.0 - look.saturation, 0.0)
+        np.maximum(out, 0.0, out=out)
     if look.glare > 0:
         h, w = out.shape[:2]
         gx = np.arange(w, dtype=np.float32) / w - look.glare_pos[0] - 0.03 * np.sin(0.7 * t)

@@ -32,6 +32,15 @@ def _size(text: str) -> tuple[int, int]:
     return int(w), int(h)
 
 
+def _pair(text: str) -> tuple[float, float]:
+    from .scene import screen_saturation_range
+
+    try:
+        return screen_saturation_range(text.split(","))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
     """What plans the clips (``plan_clip``) and renders them: the same for ``generate`` and ``tracking-rate``,
     so that a rate measured with the same options is the rate of the generated dataset."""
@@ -49,6 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--out", required=True, help="dataset root (videos/ + manifest.jsonl)")
     g.add_argument("--clips", type=int, default=400)
     _add_plan_arguments(g)
+    g.add_argument(
+        "--screen-saturation",
+        type=_pair,
+        default=(1.0, 1.0),
+        metavar="LOW,HIGH",
+        help="draw each replay screen's saturation from [LOW, HIGH] (1,1: colour-managed panels; >1: vivid)",
+    )
     g.add_argument("--no-progress", action="store_true")
     f = sub.add_parser(
         "faces",
@@ -127,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             args.workers,
             find_photos(args.faces),
             progress=not args.no_progress,
+            screen_saturation=args.screen_saturation,
         )
         print(json.dumps(summary, indent=2))
     elif args.command == "faces":

@@ -123,12 +123,16 @@ def generate(
     workers: int = 2,
     photos: Sequence[str] = DEFAULT_PHOTOS,
     progress: bool = True,
+    screen_saturation: tuple[float, float] = (1.0, 1.0),
 ) -> dict:
     """Render clips ``0 .. clips-1`` (skipping finished ones) and assemble ``manifest.jsonl``.
     Returns a summary (clips rendered / skipped, seconds, seconds per 100 clips)."""
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    specs = [plan_clip(i, seed, protocol, frames, size, tuple(photos)) for i in range(clips)]
+    specs = [
+        plan_clip(i, seed, protocol, frames, size, tuple(photos), screen_saturation=screen_saturation)
+        for i in range(clips)
+    ]
     todo = [s for s in specs if not _done(s, root)]
     t0 = time.perf_counter()
     bar = None
@@ -169,6 +173,7 @@ def generate(
         "size": list(size),
         "workers": workers,
         "photos": [str(p) for p in photos],
+        "screen_saturation": list(specs[0].screen_saturation) if specs else list(screen_saturation),
         "seconds": round(seconds, 2),
         "seconds_per_100_clips": round(100 * seconds / len(todo), 1) if todo else None,
         "machine": render_machine(),

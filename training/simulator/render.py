@@ -5,7 +5,7 @@ motion in the hand, filmed by the clip's camera. The scene model is described in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import cv2
@@ -277,6 +277,10 @@ def replay_clip(
         else CameraLook.make(spec.camera, rcam.width, rcam.height, rng, np.random.default_rng([spec.seed, 8]))
     )
     slook = None if clean else ScreenLook.random(rng)
+    if slook is not None and spec.screen_saturation != (1.0, 1.0):
+        # its own stream, so that a saturation range leaves every other draw of the clip as it was
+        low, high = spec.screen_saturation
+        slook = replace(slook, saturation=float(np.random.default_rng([spec.seed, 9]).uniform(low, high)))
     bezel = 0.0 if (clean or full) else slook.bezel
     border_px = int(round(bezel * rcam.width))
     tex_shape = (rcam.height + 2 * border_px, rcam.width + 2 * border_px)

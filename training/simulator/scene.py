@@ -102,6 +102,8 @@ class ClipSpec:
     width: int
     height: int
     framing: str  # "edges" (carrier edges / bezel in view) or "full" (carrier fills the view) or "-" (live)
+    # the range a replay's screen saturation is drawn from (``ScreenLook.saturation``); (1, 1): none
+    screen_saturation: tuple[float, float] = (1.0, 1.0)
 
     @property
     def clip_id(self) -> str:
@@ -148,6 +150,7 @@ def plan_clip(
     photos: Sequence[str] = DEFAULT_PHOTOS,
     pai: str | None = None,
     split: str | None = None,
+    screen_saturation: tuple[float, float] = (1.0, 1.0),
 ) -> ClipSpec:
     """Plan clip ``index``. Clips come in groups of 4 sharing one synthetic identity and one scene (like an
     OULU-NPU session): live, print, replay, live (so 50 % live; prints 60 % flat / 40 % bent; replays
@@ -210,7 +213,19 @@ def plan_clip(
         width=int(size[0]),
         height=int(size[1]),
         framing=framing,
+        screen_saturation=screen_saturation_range(screen_saturation),
     )
+
+
+def screen_saturation_range(bounds) -> tuple[float, float]:
+    """``(low, high)`` with ``0 < low <= high``, or a ValueError that says what is wrong."""
+    try:
+        low, high = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"screen saturation must be two numbers LOW,HIGH, got {bounds!r}") from None
+    if not 0.0 < low <= high:
+        raise ValueError(f"screen saturation must satisfy 0 < LOW <= HIGH, got {low}, {high}")
+    return low, high
 
 
 # ----------------------------------------------------------------------------------------------------------
