@@ -11,7 +11,15 @@ repositories; see its README). Every row gets an explicit ``split``:
   too, the other 7 to train; the people with only a selfie go to train (single-frame stage).
 - Trainingdata-datamarket/Selfies-and-video-dataset and nhtlongcs/liveness-detection: test only.
 
-Usage: python training/configs/build_real_mix.py REAL_PAD REAL_EXTRA OUT_DIR
+With ``--screen-sources`` it also lists four more public repositories in ``real-extra``, each one person in
+front of their own webcam, live and replayed on a screen (see :data:`SCREEN_SOURCES`; the choice of split per
+source was written down before any model was measured on them): one person's face crops train, one
+person's crops are the dev split's first real replays, and one person's crops and one person's live / replay
+video pair are test. Crops of one folder are grouped into captures of :data:`CROPS_PER_CAPTURE` in file
+order (a capture is one sample of the single-frame stage and of the evaluation). Without the flag the
+manifest is byte-identical to the one the bundled model was trained on.
+
+Usage: python training/configs/build_real_mix.py REAL_PAD REAL_EXTRA OUT_DIR [--screen-sources]
 """
 
 from __future__ import annotations
@@ -32,6 +40,15 @@ from livenessapp_training.datasets.manifest import (
 VIDEO_EXT = {".mp4", ".mov", ".3gp", ".avi", ".mkv"}
 IMAGE_EXT = {".jpg", ".jpeg", ".png"}
 DEV_PEOPLE = 3
+CROPS_PER_CAPTURE = 8
+# (folder in real-extra, source repository, split, layout): "crops" = dataset/{real,fake}/*.png face crops
+# (PyImageSearch-tutorial layout, the authors' own recordings), "videos" = videos/{real,fake}*.webm
+SCREEN_SOURCES = (
+    ("VishalkrishnaBlaze+Liveness-detection", "VishalkrishnaBlaze/Liveness-detection", "train", "crops"),
+    ("alexcamargoweb+liveness-detection", "alexcamargoweb/liveness-detection", "dev", "crops"),
+    ("TrickyF0x+twoFactorLivenessDetection", "TrickyF0x/twoFactorLivenessDetection", "test", "crops"),
+    ("Apfol+liveness-detection-opencv", "Apfol/liveness-detection-opencv", "test", "videos"),
+)
 
 
 def _media(path: Path) -> str | None:
@@ -39,7 +56,7 @@ def _media(path: Path) -> str | None:
     return "video" if ext in VIDEO_EXT else "image" if ext in IMAGE_EXT else None
 
 
-def main(real_pad: Path, real_extra: Path, out: Path) -> None:
+def main(real_pad: Path, real_extra: Path, out: Path, screen_sources: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
 
@@ -104,16 +121,39 @@ def main(real_pad: Path, real_extra: Path, out: Path) -> None:
                 )
             )
 
+    if screen_sources:
+        rows += _screen_source_rows(real_extra, out)
+
     with open(out / MANIFEST_NAME, "w", newline="") as fh:
-        w = csv.DictWriter(
-            fh, fieldnames=MANIFEST_COLUMNS, delimiter="\t", extrasaction="ignore", lineterminator="\n"
-        )
+        columns = (*MANIFEST_COLUMNS, "sequence") if screen_sources else MANIFEST_COLUMNS
+        w = csv.DictWriter(fh, fieldnames=columns, delimiter="\t", extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     print(
         f"{out / MANIFEST_NAME}: {len(rows)} rows; dev people of Anti-Spoofing-Real: "
         + ", ".join(p.name for p in sorted(dev_people))
     )
+
+
+def _screen_source_rows(real_extra: Path, out: Path) -> list[dict]:
+    rows = []
+    for folder, source, split, layout in SCREEN_SOURCES:
+        root = real_extra / folder
+        if layout == "videos":
+            for f in sorted((root / "videos").glob("*.webm")):
+                label = "spoof" if f.stem.startswith("fake") else "live"
+                rows.append(_row(f, out, "video", label, source, "author", split))
+            continue
+        for kind, label in (("real", "live"), ("fake", "spoof")):
+            crops = sorted((root / "dataset" / kind).iterdir(), key=_numeric_name)
+            for k, f in enumerate(c for c in crops if _media(c) == "image"):
+                row = _row(f, out, "image", label, source, "author", split)
+                rows.append({**row, "sequence": f"{kind}-{k // CROPS_PER_CAPTURE:03d}"})
+    return rows
+
+
+def _numeric_name(path: Path) -> tuple:
+    return (int(path.stem), "") if path.stem.isdigit() else (1 << 60, path.name)
 
 
 def _row(path: Path, out: Path, media: str, label: str, source: str, subject: str, split: str) -> dict:
@@ -131,6 +171,7 @@ def _row(path: Path, out: Path, media: str, label: str, source: str, subject: st
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    args = [a for a in sys.argv[1:] if a != "--screen-sources"]
+    if len(args) != 3:
         sys.exit(__doc__.strip().splitlines()[-1])
-    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
+    main(Path(args[0]), Path(args[1]), Path(args[2]), screen_sources="--screen-sources" in sys.argv[1:])

@@ -1,0 +1,66 @@
+"""training/configs/build_real_mix.py --screen-sources: the four webcam live / screen-replay sources."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from livenessapp_training.datasets.manifest import read_manifest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "training" / "configs" / "build_real_mix.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("build_real_mix", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _png(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((16, 12, 3), 128, np.uint8))
+
+
+def test_screen_sources_get_their_fixed_splits_and_captures_of_eight(tmp_path):
+    build = _script()
+    extra, out = tmp_path / "real-extra", tmp_path / "mix"
+    out.mkdir()
+    for folder, _, _, layout in build.SCREEN_SOURCES:
+        if layout == "videos":
+            for name in ("real2.webm", "fake2.webm"):
+                (extra / folder / "videos").mkdir(parents=True, exist_ok=True)
+                (extra / folder / "videos" / name).write_bytes(b"")
+        else:
+            for k in range(10):  # 10 crops each: captures of 8 + 2, numeric order (10 after 9, not after 1)
+                _png(extra / folder / "dataset" / "real" / f"{k}.png")
+                _png(extra / folder / "dataset" / "fake" / f"{k}.png")
+    rows = build._screen_source_rows(extra, out)
+    assert Counter((r["source_repo"].split("/")[0], r["split"]) for r in rows) == {
+        ("VishalkrishnaBlaze", "train"): 20,
+        ("alexcamargoweb", "dev"): 20,
+        ("TrickyF0x", "test"): 20,
+        ("Apfol", "test"): 2,
+    }
+    apfol = {Path(r["file"]).name: r for r in rows if r["source_repo"].startswith("Apfol")}
+    assert apfol["fake2.webm"]["label"] == "spoof" and apfol["fake2.webm"]["attack"] == "replay"
+    assert apfol["real2.webm"]["label"] == "live" and apfol["real2.webm"]["media"] == "video"
+    crops = [r for r in rows if r["media"] == "image" and r["source_repo"].startswith("alex")]
+    assert [r["sequence"] for r in crops if r["label"] == "live"] == ["real-000"] * 8 + ["real-001"] * 2
+    assert [Path(r["file"]).stem for r in crops if r["label"] == "spoof"] == [str(k) for k in range(10)]
+
+    columns = (*build.MANIFEST_COLUMNS, "sequence")
+    with open(out / "MANIFEST.tsv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns, delimiter="\t", extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(r for r in rows if r["media"] == "image")
+    samples = read_manifest(out)
+    assert Counter((s.split, s.label) for s in samples) == {
+        (split, label): 2 for split in ("train", "dev", "test") for label in (0, 1)
+    }
+    assert {len(s.frame_files) for s in samples} == {8, 2}
