@@ -372,3 +372,22 @@ def test_generate_refuses_a_bad_screen_saturation_and_says_why(tmp_path, bad, ca
     with pytest.raises(SystemExit):
         simulate_main(["generate", "--out", str(tmp_path), "--clips", "1", "--screen-saturation", bad])
     assert "screen saturation" in capsys.readouterr().err
+
+
+def test_generate_refuses_to_mix_settings_in_one_folder(tmp_path):
+    generate(tmp_path, clips=1, frames=2, size=(160, 120), workers=1, seed=2, progress=False)
+    with pytest.raises(ValueError, match=r"screen_saturation \[1.0, 1.0\] -> \[1.0, 2.0\].*new folder"):
+        generate(
+            tmp_path,
+            clips=2,
+            frames=2,
+            size=(160, 120),
+            workers=1,
+            seed=2,
+            progress=False,
+            screen_saturation=(1.0, 2.0),
+        )
+    with pytest.raises(ValueError, match="seed 2 -> 3"):
+        generate(tmp_path, clips=1, frames=2, size=(160, 120), workers=1, seed=3, progress=False)
+    more = generate(tmp_path, clips=2, frames=2, size=(160, 120), workers=1, seed=2, progress=False)
+    assert more["rendered"] == 1 and more["skipped"] == 1  # same settings: more clips resume

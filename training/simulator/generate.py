@@ -113,6 +113,30 @@ def _work(args: tuple[ClipSpec, str]) -> dict:
     return write_clip(spec, Path(root))
 
 
+def _check_same_settings(root: Path, settings: dict) -> None:
+    """Refuse to add clips to a folder rendered with other settings: finished clips are kept on a re-run, so
+    the folder would silently mix two datasets."""
+    summary = root / "simulator.json"
+    if not summary.is_file():
+        return
+    before = json.loads(summary.read_text())
+    before.setdefault("screen_saturation", [1.0, 1.0])  # folders written before the option existed
+
+    def same(a, b) -> bool:
+        if isinstance(a, str) or isinstance(b, str):
+            return a == b
+        return np.allclose(np.atleast_1d(np.asarray(a, float)), np.atleast_1d(np.asarray(b, float)))
+
+    differ = [
+        f"{k} {before[k]} -> {v}" for k, v in settings.items() if k in before and not same(before[k], v)
+    ]
+    if differ:
+        raise ValueError(
+            f"{root} was rendered with other settings ({'; '.join(differ)}); render into a new folder, or "
+            "delete this one to re-render it"
+        )
+
+
 def generate(
     out: str | Path,
     clips: int,
@@ -129,6 +153,16 @@ def generate(
     Returns a summary (clips rendered / skipped, seconds, seconds per 100 clips)."""
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
+    _check_same_settings(
+        root,
+        {
+            "protocol": protocol,
+            "seed": seed,
+            "frames": frames,
+            "size": list(size),
+            "screen_saturation": list(screen_saturation),
+        },
+    )
     specs = [
         plan_clip(i, seed, protocol, frames, size, tuple(photos), screen_saturation=screen_saturation)
         for i in range(clips)
