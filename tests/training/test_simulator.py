@@ -391,3 +391,11 @@ def test_generate_refuses_to_mix_settings_in_one_folder(tmp_path):
         generate(tmp_path, clips=1, frames=2, size=(160, 120), workers=1, seed=3, progress=False)
     more = generate(tmp_path, clips=2, frames=2, size=(160, 120), workers=1, seed=2, progress=False)
     assert more["rendered"] == 1 and more["skipped"] == 1  # same settings: more clips resume
+
+
+def test_simulate_command_says_what_is_wrong_instead_of_a_traceback(tmp_path, capsys):
+    generate(tmp_path, clips=1, frames=2, size=(160, 120), workers=1, seed=0, progress=False)
+    argv = ["generate", "--out", str(tmp_path), "--clips", "1", "--frames", "3", "--size", "160x120"]
+    assert simulate_main([*argv, "--workers", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "liveness-train simulate generate:" in err and "frames 2 -> 3" in err and "Traceback" not in err

@@ -224,4 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=__doc__,
     )
     add_arguments(parser)
-    return run(parser.parse_args(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError, NotADirectoryError) as e:  # bad input: say what, not a traceback
+        print(f"liveness-train simulate {args.command}: {e}", file=sys.stderr)
+        return 2
