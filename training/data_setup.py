@@ -94,7 +94,7 @@ class DataBundle:
 
 def build_data(cfg: TrainConfig, model_cfg, rank: int = 0, world: int = 1) -> DataBundle:
     """Read the dataset, preprocess what is missing (rank 0), and build the clip datasets."""
-    from livenessapp_training.clips import AugmentConfig, ClipDataset
+    from livenessapp_training.clips import ClipDataset
     from livenessapp_training.datasets import load_dataset, select, summarise
     from livenessapp_training.preprocess import PreprocessCache, PreprocessConfig
 
@@ -130,11 +130,7 @@ def build_data(cfg: TrainConfig, model_cfg, rank: int = 0, world: int = 1) -> Da
             cache.run(todo, workers=cfg.preprocess_workers or None, progress=cfg.progress)
     if world > 1:
         dist.barrier()
-    aug = None if cfg.augment else AugmentConfig.none(model_cfg.crop_scale)
-    if cfg.augment and not cfg.photometric:
-        aug = AugmentConfig.for_crop_scale(
-            model_cfg.crop_scale, gamma=0.0, channel_gain=0.0, shading=0.0, blur_p=0.0, noise=0.0
-        )
+    aug = cfg.augment_config()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if rank else "default")
         stage1 = ClipDataset(

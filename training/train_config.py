@@ -42,6 +42,8 @@ class TrainConfig:
     frame_stride: int = 3  # stage 1: a single frame every 3 frames (+ random jitter)
     augment: bool = True
     photometric: bool = True  # the colour / light / blur / noise part of the augmentation (clips.py)
+    # fields of clips.AugmentConfig to change, e.g. {gamma = 0.6, brightness = 0.25} (wider light / tone)
+    augment_overrides: dict = field(default_factory=dict)
     # stage 1: the single-frame part. steps > 0 wins over epochs; both 0 skips the stage.
     stage1_steps: int = 0
     stage1_epochs: float = 10.0
@@ -102,7 +104,27 @@ class TrainConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown TrainConfig keys: {unknown}")
-        return cls(**d)
+        cfg = cls(**d)
+        if cfg.augment_overrides:
+            cfg.augment_config()  # a misspelt key fails when the config is read, not after preprocessing
+        return cfg
+
+    def augment_config(self):
+        """The training augmentation: None for the default (``clips.AugmentConfig.for_crop_scale``), ``none``
+        with ``augment = false``, the overrides applied, and the photometric part off with ``photometric = false``."""
+        from livenessapp_training.clips import AugmentConfig
+
+        crop_scale = self.model_config().crop_scale
+        if not self.augment:
+            return AugmentConfig.none(crop_scale)
+        known = {f.name for f in dataclasses.fields(AugmentConfig)}
+        unknown = sorted(set(self.augment_overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown augment_overrides keys: {unknown} (fields of clips.AugmentConfig)")
+        overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in self.augment_overrides.items()}
+        if not self.photometric:
+            overrides.update(gamma=0.0, channel_gain=0.0, shading=0.0, blur_p=0.0, noise=0.0)
+        return AugmentConfig.for_crop_scale(crop_scale, **overrides) if overrides else None
 
     def model_config(self):
         """The network config: the preset with the overrides applied."""

@@ -68,3 +68,18 @@ def test_single_process_needs_no_process_group():
     x = torch.tensor([1.0, 3.0])
     assert all_mean(x, info) is x
     teardown_distributed()  # a no-op without a process group
+
+
+def test_augment_overrides_widen_the_training_augmentation_and_unknown_keys_are_refused():
+    from livenessapp_training.clips import AugmentConfig
+
+    assert TrainConfig().augment_config() is None  # the dataset's default
+    wide = TrainConfig(augment_overrides={"gamma": 0.6, "brightness": 0.25, "blur_sigma": [0.5, 1.0]})
+    aug = wide.augment_config()
+    assert (aug.gamma, aug.brightness, aug.blur_sigma) == (0.6, 0.25, (0.5, 1.0))
+    assert aug.scale_range == AugmentConfig.scale_range and aug.contrast == AugmentConfig.contrast
+    no_light = TrainConfig(photometric=False, augment_overrides={"brightness": 0.25}).augment_config()
+    assert no_light.gamma == 0.0 and no_light.noise == 0.0 and no_light.brightness == 0.25
+    assert TrainConfig(augment=False).augment_config().flip_p == 0.0
+    with pytest.raises(ValueError, match="augment_overrides.*gama"):
+        TrainConfig.from_dict({"augment_overrides": {"gama": 0.6}})
