@@ -64,3 +64,33 @@ def test_screen_sources_get_their_fixed_splits_and_captures_of_eight(tmp_path):
         (split, label): 2 for split in ("train", "dev", "test") for label in (0, 1)
     }
     assert {len(s.frame_files) for s in samples} == {8, 2}
+
+
+def test_dev_sources_go_to_dev_capped_and_evenly_spaced(tmp_path):
+    build = _script()
+    extra, out = tmp_path / "real-extra", tmp_path / "mix"
+    out.mkdir()
+    many = build.CROPS_PER_CAPTURE * (build.MAX_DEV_CAPTURES + 6)  # 30 captures' worth of crops
+    for folder, _, _ in build.DEV_SOURCES:
+        for kind in ("real", "fake"):
+            for k in range(many if folder.startswith("Aksultan") else 9):
+                _png(extra / folder / "dataset" / kind / f"{k}.png")
+    build.DEV_SOURCES = tuple(  # a rotation cut-off inside the fixture: live crops from no. 20 on left out
+        (f, s, 20 if stop is not None else None) for f, s, stop in build.DEV_SOURCES
+    )
+    rows = build._dev_source_rows(extra, out)
+    assert {r["split"] for r in rows} == {"dev"}
+    aks = [r for r in rows if r["source_repo"].startswith("Aksultan")]
+    fake_captures = {r["sequence"] for r in aks if r["label"] == "spoof"}
+    assert len(fake_captures) == build.MAX_DEV_CAPTURES
+    fake_stems = [int(Path(r["file"]).stem) for r in aks if r["label"] == "spoof"]
+    assert fake_stems[0] == 0 and fake_stems[-1] == many - 1  # first and last capture kept: evenly spaced
+    live_stems = [int(Path(r["file"]).stem) for r in aks if r["label"] == "live"]
+    assert live_stems == list(range(20))  # the "rotated" crops are left out
+    small = [r for r in rows if r["source_repo"].startswith("Balveer")]
+    assert Counter(r["sequence"] for r in small) == {
+        "real-000": 8,
+        "real-001": 1,
+        "fake-000": 8,
+        "fake-001": 1,
+    }

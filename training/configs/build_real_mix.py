@@ -19,7 +19,11 @@ video pair are test. Crops of one folder are grouped into captures of :data:`CRO
 order (a capture is one sample of the single-frame stage and of the evaluation). Without the flag the
 manifest is byte-identical to the one the bundled model was trained on.
 
-Usage: python training/configs/build_real_mix.py REAL_PAD REAL_EXTRA OUT_DIR [--screen-sources]
+``--dev-sources`` adds four more repositories of the same kind (:data:`DEV_SOURCES`), all to dev: the dev
+split had one webcam person, too few to tell models apart. At most :data:`MAX_DEV_CAPTURES` captures per
+source and label, evenly spaced, so one source does not outweigh the rest.
+
+Usage: python training/configs/build_real_mix.py REAL_PAD REAL_EXTRA OUT_DIR [--screen-sources] [--dev-sources]
 """
 
 from __future__ import annotations
@@ -49,6 +53,20 @@ SCREEN_SOURCES = (
     ("TrickyF0x+twoFactorLivenessDetection", "TrickyF0x/twoFactorLivenessDetection", "test", "crops"),
     ("Apfol+liveness-detection-opencv", "Apfol/liveness-detection-opencv", "test", "videos"),
 )
+# ``--dev-sources``: four more of the same kind, all dev (the dev split had one webcam person): at most
+# MAX_DEV_CAPTURES captures per source and label, evenly spaced; (folder, source, first crop left out)
+DEV_SOURCES = (
+    ("ShubhamLala+Liveliness-Detection_CNN", "ShubhamLala/Liveliness-Detection_CNN", None),
+    ("jtboing+liveness-web-demo", "jtboing/liveness-web-demo", None),
+    # live crops from no. 1434 on are rotated 90 degrees (a phone held sideways)
+    ("AksultanMukhanbet+recognize_with_python", "AksultanMukhanbet/recognize_with_python", 1434),
+    (
+        "BalveerSinghYT+Smart-Facial-Recognition-Attendance-System",
+        "BalveerSinghYT/Smart-Facial-Recognition-Attendance-System",
+        None,
+    ),
+)
+MAX_DEV_CAPTURES = 24
 
 
 def _media(path: Path) -> str | None:
@@ -56,7 +74,9 @@ def _media(path: Path) -> str | None:
     return "video" if ext in VIDEO_EXT else "image" if ext in IMAGE_EXT else None
 
 
-def main(real_pad: Path, real_extra: Path, out: Path, screen_sources: bool = False) -> None:
+def main(
+    real_pad: Path, real_extra: Path, out: Path, screen_sources: bool = False, dev_sources: bool = False
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
 
@@ -123,9 +143,11 @@ def main(real_pad: Path, real_extra: Path, out: Path, screen_sources: bool = Fal
 
     if screen_sources:
         rows += _screen_source_rows(real_extra, out)
+    if dev_sources:
+        rows += _dev_source_rows(real_extra, out)
 
     with open(out / MANIFEST_NAME, "w", newline="") as fh:
-        columns = (*MANIFEST_COLUMNS, "sequence") if screen_sources else MANIFEST_COLUMNS
+        columns = (*MANIFEST_COLUMNS, "sequence") if screen_sources or dev_sources else MANIFEST_COLUMNS
         w = csv.DictWriter(fh, fieldnames=columns, delimiter="\t", extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
@@ -152,6 +174,27 @@ def _screen_source_rows(real_extra: Path, out: Path) -> list[dict]:
     return rows
 
 
+def _dev_source_rows(real_extra: Path, out: Path) -> list[dict]:
+    rows = []
+    for folder, source, live_stop in DEV_SOURCES:
+        for kind, label in (("real", "live"), ("fake", "spoof")):
+            crops = [c for c in sorted((real_extra / folder / "dataset" / kind).iterdir(), key=_numeric_name)]
+            crops = [c for c in crops if _media(c) == "image"]
+            if kind == "real" and live_stop is not None:
+                crops = [c for c in crops if not (c.stem.isdigit() and int(c.stem) >= live_stop)]
+            captures = [crops[k : k + CROPS_PER_CAPTURE] for k in range(0, len(crops), CROPS_PER_CAPTURE)]
+            if len(captures) > MAX_DEV_CAPTURES:
+                keep = sorted(
+                    {round(i * (len(captures) - 1) / (MAX_DEV_CAPTURES - 1)) for i in range(MAX_DEV_CAPTURES)}
+                )
+                captures = [captures[i] for i in keep]
+            for n, capture in enumerate(captures):
+                for f in capture:
+                    row = _row(f, out, "image", label, source, "authors", "dev")
+                    rows.append({**row, "sequence": f"{kind}-{n:03d}"})
+    return rows
+
+
 def _numeric_name(path: Path) -> tuple:
     return (int(path.stem), "") if path.stem.isdigit() else (1 << 60, path.name)
 
@@ -171,7 +214,14 @@ def _row(path: Path, out: Path, media: str, label: str, source: str, subject: st
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--screen-sources"]
+    flags = {"--screen-sources", "--dev-sources"}
+    args = [a for a in sys.argv[1:] if a not in flags]
     if len(args) != 3:
         sys.exit(__doc__.strip().splitlines()[-1])
-    main(Path(args[0]), Path(args[1]), Path(args[2]), screen_sources="--screen-sources" in sys.argv[1:])
+    main(
+        Path(args[0]),
+        Path(args[1]),
+        Path(args[2]),
+        screen_sources="--screen-sources" in sys.argv[1:],
+        dev_sources="--dev-sources" in sys.argv[1:],
+    )
