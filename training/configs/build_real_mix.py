@@ -165,33 +165,44 @@ def _screen_source_rows(real_extra: Path, out: Path) -> list[dict]:
             for f in sorted((root / "videos").glob("*.webm")):
                 label = "spoof" if f.stem.startswith("fake") else "live"
                 rows.append(_row(f, out, "video", label, source, "author", split))
-            continue
-        for kind, label in (("real", "live"), ("fake", "spoof")):
-            crops = sorted((root / "dataset" / kind).iterdir(), key=_numeric_name)
-            for k, f in enumerate(c for c in crops if _media(c) == "image"):
-                row = _row(f, out, "image", label, source, "author", split)
-                rows.append({**row, "sequence": f"{kind}-{k // CROPS_PER_CAPTURE:03d}"})
+        else:
+            rows += _crop_rows(root, out, source, "author", split)
     return rows
 
 
 def _dev_source_rows(real_extra: Path, out: Path) -> list[dict]:
     rows = []
     for folder, source, live_stop in DEV_SOURCES:
-        for kind, label in (("real", "live"), ("fake", "spoof")):
-            crops = [c for c in sorted((real_extra / folder / "dataset" / kind).iterdir(), key=_numeric_name)]
-            crops = [c for c in crops if _media(c) == "image"]
-            if kind == "real" and live_stop is not None:
-                crops = [c for c in crops if not (c.stem.isdigit() and int(c.stem) >= live_stop)]
-            captures = [crops[k : k + CROPS_PER_CAPTURE] for k in range(0, len(crops), CROPS_PER_CAPTURE)]
-            if len(captures) > MAX_DEV_CAPTURES:
-                keep = sorted(
-                    {round(i * (len(captures) - 1) / (MAX_DEV_CAPTURES - 1)) for i in range(MAX_DEV_CAPTURES)}
-                )
-                captures = [captures[i] for i in keep]
-            for n, capture in enumerate(captures):
-                for f in capture:
-                    row = _row(f, out, "image", label, source, "authors", "dev")
-                    rows.append({**row, "sequence": f"{kind}-{n:03d}"})
+        rows += _crop_rows(real_extra / folder, out, source, "authors", "dev", live_stop, MAX_DEV_CAPTURES)
+    return rows
+
+
+def _crop_rows(
+    root: Path,
+    out: Path,
+    source: str,
+    subject: str,
+    split: str,
+    live_stop: int | None = None,
+    max_captures: int | None = None,
+) -> list[dict]:
+    """Rows of ``root/dataset/{real,fake}`` crops in numeric order, in captures of CROPS_PER_CAPTURE; live
+    crops numbered ``live_stop`` or more left out; at most ``max_captures`` per label, evenly spaced."""
+    rows = []
+    for kind, label in (("real", "live"), ("fake", "spoof")):
+        crops = [
+            c for c in sorted((root / "dataset" / kind).iterdir(), key=_numeric_name) if _media(c) == "image"
+        ]
+        if kind == "real" and live_stop is not None:
+            crops = [c for c in crops if not (c.stem.isdigit() and int(c.stem) >= live_stop)]
+        captures = [crops[k : k + CROPS_PER_CAPTURE] for k in range(0, len(crops), CROPS_PER_CAPTURE)]
+        if max_captures is not None and len(captures) > max_captures:
+            keep = sorted({round(i * (len(captures) - 1) / (max_captures - 1)) for i in range(max_captures)})
+            captures = [captures[i] for i in keep]
+        for n, capture in enumerate(captures):
+            for f in capture:
+                row = _row(f, out, "image", label, source, subject, split)
+                rows.append({**row, "sequence": f"{kind}-{n:03d}"})
     return rows
 
 
