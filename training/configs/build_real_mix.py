@@ -23,7 +23,11 @@ manifest is byte-identical to the one the bundled model was trained on.
 split had one webcam person, too few to tell models apart. At most :data:`MAX_DEV_CAPTURES` captures per
 source and label, evenly spaced, so one source does not outweigh the rest.
 
-Usage: python training/configs/build_real_mix.py REAL_PAD REAL_EXTRA OUT_DIR [--screen-sources] [--dev-sources]
+REAL_EXTRA is first checked against the lock of ``real_extra.py`` (every locked file present, byte for byte,
+nothing else): a corpus with files missing would otherwise give a smaller manifest without a word.
+``--no-verify`` skips the check (your own data in the same layout).
+
+Usage: python training/configs/build_real_mix.py REAL_PAD REAL_EXTRA OUT_DIR [--screen-sources] [--dev-sources] [--no-verify]
 """
 
 from __future__ import annotations
@@ -225,10 +229,16 @@ def _row(path: Path, out: Path, media: str, label: str, source: str, subject: st
 
 
 if __name__ == "__main__":
-    flags = {"--screen-sources", "--dev-sources"}
+    flags = {"--screen-sources", "--dev-sources", "--no-verify"}
     args = [a for a in sys.argv[1:] if a not in flags]
     if len(args) != 3:
         sys.exit(__doc__.strip().splitlines()[-1])
+    if "--no-verify" not in sys.argv[1:]:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from real_extra import verify
+
+        if problem := verify(Path(args[1])):
+            sys.exit(f"build_real_mix: {problem} (--no-verify to build from it anyway)")
     main(
         Path(args[0]),
         Path(args[1]),
