@@ -94,3 +94,28 @@ def test_dev_sources_go_to_dev_capped_and_evenly_spaced(tmp_path):
         "fake-000": 8,
         "fake-001": 1,
     }
+
+
+def test_webcam_sources_split_by_rule_a_quarter_to_test_capped_none_to_dev(tmp_path):
+    build = _script()
+    extra, out = tmp_path / "real-extra", tmp_path / "mix"
+    out.mkdir()
+    build.WEBCAM_SOURCES = (
+        ("known+test", "known/test", "test"),  # a repository real-pad holds keeps its split
+        *((f"owner{k}+repo", f"owner{k}/repo", None) for k in range(8)),
+    )
+    many = build.CROPS_PER_CAPTURE * (build.MAX_TRAIN_CAPTURES + 6)
+    for folder, _, _ in build.WEBCAM_SOURCES:
+        for kind in ("real", "fake"):
+            for k in range(many):
+                _png(extra / folder / "dataset" / kind / f"{k}.png")
+    splits = build.webcam_source_splits(build.WEBCAM_SOURCES)
+    assert splits["known/test"] == "test"
+    assert Counter(splits.values()) == {"test": 3, "train": 6}
+    assert splits == build.webcam_source_splits(tuple(reversed(build.WEBCAM_SOURCES)))  # order-free rule
+    rows = build._webcam_source_rows(extra, out)
+    assert {r["split"] for r in rows} == {"train", "test"}
+    for (source, split), n in Counter((r["source_repo"], r["split"]) for r in rows).items():
+        assert split == splits[source]
+        cap = build.MAX_DEV_CAPTURES if split == "test" else build.MAX_TRAIN_CAPTURES
+        assert n == 2 * build.CROPS_PER_CAPTURE * cap

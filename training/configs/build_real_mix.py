@@ -23,11 +23,16 @@ manifest is byte-identical to the one the bundled model was trained on.
 split had one webcam person, too few to tell models apart. At most :data:`MAX_DEV_CAPTURES` captures per
 source and label, evenly spaced, so one source does not outweigh the rest.
 
+``--webcam-sources`` adds thirteen more (:data:`WEBCAM_SOURCES`), found after every split above had been
+measured on: three to test by a fixed rule and Krzysiek354's crops (his webcam video is in real-pad's test),
+the rest to train, at most :data:`MAX_TRAIN_CAPTURES` captures per source and label in train and
+:data:`MAX_DEV_CAPTURES` in test.
+
 REAL_EXTRA is first checked against the lock of ``real_extra.py`` (every locked file present, byte for byte,
 nothing else): a corpus with files missing would otherwise give a smaller manifest without a word.
 ``--no-verify`` skips the check (your own data in the same layout).
 
-Usage: python training/configs/build_real_mix.py REAL_PAD REAL_EXTRA OUT_DIR [--screen-sources] [--dev-sources] [--no-verify]
+Usage: python training/configs/build_real_mix.py REAL_PAD REAL_EXTRA OUT_DIR [--screen-sources] [--dev-sources] [--webcam-sources] [--no-verify]
 """
 
 from __future__ import annotations
@@ -71,6 +76,36 @@ DEV_SOURCES = (
     ),
 )
 MAX_DEV_CAPTURES = 24
+# ``--webcam-sources``: thirteen more repositories of the same kind, found after every split above had been
+# measured on; (folder, source, split). A source whose repository real-pad already holds keeps that split, so
+# that no person is in two; the split of the others is fixed by rule, not by choice (webcam_source_splits).
+WEBCAM_SOURCES: tuple[tuple[str, str, str | None], ...] = (
+    ("Krzysiek354+Python_Face_Detection", "Krzysiek354/Python_Face_Detection", "test"),
+    ("WOLF-huo+face_liveness", "WOLF-huo/face_liveness", "train"),
+    ("ShivamYadav09+FaceRecogWithLivenessDetection", "ShivamYadav09/FaceRecogWithLivenessDetection", None),
+    ("viguardieiro+cnn_liveness", "viguardieiro/cnn_liveness", None),
+    ("diogoshiroma+facial-smart-lock", "diogoshiroma/facial-smart-lock", None),
+    ("suryaremanan+new4", "suryaremanan/new4", None),
+    ("nurcanyardimci+LivenessDetection", "nurcanyardimci/LivenessDetection", None),
+    ("tamletan+ComputerVision", "tamletan/ComputerVision", None),
+    (
+        "draashishjani+face-recognition-with-liveliness",
+        "draashishjani/face-recognition-with-liveliness",
+        None,
+    ),
+    ("ydf1014+COMP576ProjectLivenessDetection", "ydf1014/COMP576ProjectLivenessDetection", None),
+    ("huynhnguyen2017+LivenessFaceDetection", "huynhnguyen2017/LivenessFaceDetection", None),
+    ("sivakumar1982+capstone_group_4", "sivakumar1982/capstone_group_4", None),
+    (
+        "lakshayyadav99+AI-Web_based_face_recognition_project",
+        "lakshayyadav99/AI-Web_based_face_recognition_project",
+        None,
+    ),
+)
+WEBCAM_TEST_EVERY = 4
+MAX_TRAIN_CAPTURES = (
+    64  # per source and label: one source has ~770 live captures, more than the rest together
+)
 
 
 def _media(path: Path) -> str | None:
@@ -79,7 +114,12 @@ def _media(path: Path) -> str | None:
 
 
 def main(
-    real_pad: Path, real_extra: Path, out: Path, screen_sources: bool = False, dev_sources: bool = False
+    real_pad: Path,
+    real_extra: Path,
+    out: Path,
+    screen_sources: bool = False,
+    dev_sources: bool = False,
+    webcam_sources: bool = False,
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
@@ -149,9 +189,12 @@ def main(
         rows += _screen_source_rows(real_extra, out)
     if dev_sources:
         rows += _dev_source_rows(real_extra, out)
+    if webcam_sources:
+        rows += _webcam_source_rows(real_extra, out)
 
     with open(out / MANIFEST_NAME, "w", newline="") as fh:
-        columns = (*MANIFEST_COLUMNS, "sequence") if screen_sources or dev_sources else MANIFEST_COLUMNS
+        crops = screen_sources or dev_sources or webcam_sources
+        columns = (*MANIFEST_COLUMNS, "sequence") if crops else MANIFEST_COLUMNS
         w = csv.DictWriter(fh, fieldnames=columns, delimiter="\t", extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
@@ -178,6 +221,25 @@ def _dev_source_rows(real_extra: Path, out: Path) -> list[dict]:
     rows = []
     for folder, source, live_stop in DEV_SOURCES:
         rows += _crop_rows(real_extra / folder, out, source, "authors", "dev", live_stop, MAX_DEV_CAPTURES)
+    return rows
+
+
+def webcam_source_splits(sources: tuple[tuple[str, str, str | None], ...]) -> dict[str, str]:
+    """Source -> split. A given split is kept; the others are sorted by the CRC-32 of the repository name and
+    every WEBCAM_TEST_EVERY-th from the first goes to test, the rest to train (none to dev, so that dev
+    figures stay comparable with models measured before these sources came)."""
+    fixed = {source: split for _, source, split in sources if split}
+    ranked = sorted((s for _, s, split in sources if not split), key=lambda s: (zlib.crc32(s.encode()), s))
+    return {**fixed, **{s: "test" if k % WEBCAM_TEST_EVERY == 0 else "train" for k, s in enumerate(ranked)}}
+
+
+def _webcam_source_rows(real_extra: Path, out: Path) -> list[dict]:
+    rows = []
+    splits = webcam_source_splits(WEBCAM_SOURCES)
+    for folder, source, _ in WEBCAM_SOURCES:
+        split = splits[source]
+        cap = MAX_DEV_CAPTURES if split == "test" else MAX_TRAIN_CAPTURES
+        rows += _crop_rows(real_extra / folder, out, source, "authors", split, max_captures=cap)
     return rows
 
 
@@ -229,7 +291,7 @@ def _row(path: Path, out: Path, media: str, label: str, source: str, subject: st
 
 
 if __name__ == "__main__":
-    flags = {"--screen-sources", "--dev-sources", "--no-verify"}
+    flags = {"--screen-sources", "--dev-sources", "--webcam-sources", "--no-verify"}
     args = [a for a in sys.argv[1:] if a not in flags]
     if len(args) != 3:
         sys.exit(__doc__.strip().splitlines()[-1])
@@ -245,4 +307,5 @@ if __name__ == "__main__":
         Path(args[2]),
         screen_sources="--screen-sources" in sys.argv[1:],
         dev_sources="--dev-sources" in sys.argv[1:],
+        webcam_sources="--webcam-sources" in sys.argv[1:],
     )

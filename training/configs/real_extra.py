@@ -3,13 +3,13 @@
 ``real-extra`` is never committed or shipped: it is rebuilt from the public repositories it came from. What
 goes in it is pinned beside this script: ``real-extra.sources.tsv`` gives each folder's repository and
 commit, ``real-extra.lock.tsv`` has one row per file: its folder, its path in that commit and its git blob id
-(a content hash).
+(a content hash; a file renamed on the way in keeps its own name, pinned by content).
 Files a source holds but the recipes must not read (code, weights, the tutorial's own sample crops) are
 simply not in the lock.
 
     python training/configs/real_extra.py assemble CLONES OUT   # copy the locked files out of git clones
     python training/configs/real_extra.py verify OUT            # every locked file there, byte for byte?
-    python training/configs/real_extra.py lock OUT CLONES       # (maintainers) re-pin the lock to OUT
+    python training/configs/real_extra.py lock OUT CLONES [FOLDER=COMMIT ...]   # (maintainers) re-pin to OUT
 
 ``CLONES`` holds one git repository per source, named like its folder (``owner+name``): a clone
 (``git clone https://github.com/owner/name owner+name``), a bare mirror, or ``owner+name/repo``. The lock's
@@ -139,30 +139,34 @@ def assemble(clones: Path, out: Path, files: list[LockedFile] | None = None) -> 
     return absent
 
 
-def lock_from(real_extra: Path, clones: Path) -> list[LockedFile]:
-    """Lock rows for every file now in ``real_extra``, each found at its clone's HEAD with the same content."""
+def lock_from(real_extra: Path, clones: Path, commits: dict[str, str] | None = None) -> list[LockedFile]:
+    """Lock rows for every file now in ``real_extra``; each must be an object of its clone. A folder's commit
+    is its clone's HEAD unless ``commits`` names the one its files were taken at (files a later commit
+    deleted). Files keep their own names, so a crop renamed on the way in is still pinned by content."""
     files = []
     for folder_dir in sorted(p for p in real_extra.iterdir() if p.is_dir()):
         git_dir = find_git_dir(clones, folder_dir.name)
         if git_dir is None:
             raise ValueError(f"no git repository for {folder_dir.name} in {clones}")
-        commit = _git(git_dir, "rev-parse", "HEAD")
+        commit = _git(git_dir, "rev-parse", (commits or {}).get(folder_dir.name, "HEAD"))
         repo = folder_dir.name.replace("+", "/", 1)
         for path in sorted(p for p in folder_dir.rglob("*") if p.is_file()):
             rel = path.relative_to(folder_dir).as_posix()
             blob = git_blob_id(path.read_bytes())
-            if _git(git_dir, "rev-parse", f"{commit}:{rel}") != blob:
-                raise ValueError(f"{folder_dir.name}/{rel} is not the file of {repo} at {commit[:10]}")
+            if _git(git_dir, "cat-file", "-t", blob) != "blob":
+                raise ValueError(f"{folder_dir.name}/{rel} is no file of {repo}'s history")
             files.append(LockedFile(folder_dir.name, repo, commit, rel, blob))
     return files
 
 
 def main(argv: list[str]) -> int:
-    usage = "usage: real_extra.py assemble CLONES OUT | verify OUT | lock OUT CLONES"
+    usage = "usage: real_extra.py assemble CLONES OUT | verify OUT | lock OUT CLONES [FOLDER=COMMIT ...]"
     if not argv or argv[0] not in ("assemble", "verify", "lock"):
         print(usage, file=sys.stderr)
         return 2
-    command, args = argv[0], [Path(a) for a in argv[1:]]
+    command = argv[0]
+    commits = dict(a.split("=", 1) for a in argv[3:] if "=" in a) if command == "lock" else {}
+    args = [Path(a) for a in argv[1:] if "=" not in a]
     if len(args) != {"assemble": 2, "verify": 1, "lock": 2}[command]:
         print(usage, file=sys.stderr)
         return 2
@@ -177,7 +181,7 @@ def main(argv: list[str]) -> int:
             return 1
         print(f"real_extra: {args[1]} assembled")
     elif command == "lock":
-        files = lock_from(*args)
+        files = lock_from(*args, commits)
         write_lock(files)
         print(f"real_extra: {LOCK} pinned to {len(files)} files of {len({f.folder for f in files})} sources")
         return 0
