@@ -122,3 +122,22 @@ def test_build_real_mix_refuses_a_corpus_that_is_not_the_locked_one(tmp_path):
     assert out.returncode == 1
     assert "does not hold the locked real-extra corpus" in out.stderr and "--no-verify" in out.stderr
     assert not (tmp_path / "mix").exists()
+
+
+def test_lock_takes_files_a_later_commit_deleted_and_renamed_files_by_content(tmp_path, clone):
+    real_extra = _module()
+    first = _git(clone, "rev-parse", "HEAD").strip()
+    _git(clone, "rm", "-q", "dataset/real/0.png")
+    _git(clone, "commit", "-q", "-m", "drop the crops")
+    staged = tmp_path / "staged" / clone.name
+    (staged / "dataset" / "real").mkdir(parents=True)
+    (staged / "dataset" / "real" / "renamed.png").write_bytes(b"live crop")  # deleted at HEAD, renamed here
+    files = real_extra.lock_from(staged.parent, clone.parent, {clone.name: first[:8]})
+    assert [(f.commit, f.path) for f in files] == [(first, "dataset/real/renamed.png")]
+    out = tmp_path / "real-extra"
+    assert real_extra.assemble(clone.parent, out, files) == []
+    assert (out / clone.name / "dataset/real/renamed.png").read_bytes() == b"live crop"
+
+    (staged / "dataset" / "real" / "mine.png").write_bytes(b"not from the repository")
+    with pytest.raises(ValueError, match="mine.png is no file of someone/liveness"):
+        real_extra.lock_from(staged.parent, clone.parent)

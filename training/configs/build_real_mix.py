@@ -103,6 +103,7 @@ WEBCAM_SOURCES: tuple[tuple[str, str, str | None], ...] = (
     ),
 )
 WEBCAM_TEST_EVERY = 4
+LICENSES = {"ydf1014/COMP576ProjectLivenessDetection": "Apache-2.0"}  # every other source states none
 MAX_TRAIN_CAPTURES = (
     64  # per source and label: one source has ~770 live captures, more than the rest together
 )
@@ -286,7 +287,7 @@ def _row(path: Path, out: Path, media: str, label: str, source: str, subject: st
         "subject": subject,
         "split": split,
         "source_path": path.name,
-        "license": "none stated",
+        "license": LICENSES.get(source, "none stated"),
     }
 
 
