@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from livenessapp_training.batching import collate
 from livenessapp_training.train_config import TrainConfig
 
-__all__ = ["DataBundle", "EpochSampler", "build_data", "build_loader", "epoch_seed"]
+__all__ = ["DataBundle", "EpochSampler", "build_data", "build_loader", "epoch_seed", "mix_repeats"]
 
 
 @dataclass
@@ -92,6 +92,20 @@ class DataBundle:
     summary: dict = field(default_factory=dict)
 
 
+def mix_repeats(train: list, repeat: int, source_repeat: dict[str, int], where: str = "mix") -> list[int]:
+    """How many times each training sample of a mix dataset is listed: its source's ``source_repeat``
+    count (the sample's ``device``: a manifest's source), else ``repeat``. A source named there that no
+    training sample has is an error, so a misspelt name cannot silently leave the weights as they were."""
+    sources = {s.device for s in train}
+    unknown = sorted(set(source_repeat) - sources)
+    if unknown:
+        raise ValueError(
+            f"{where}: source_repeat names {unknown}, which no training sample has; its training sources "
+            f"are {sorted(sources)}"
+        )
+    return [int(source_repeat.get(s.device, repeat)) for s in train]
+
+
 def build_data(cfg: TrainConfig, model_cfg, rank: int = 0, world: int = 1) -> DataBundle:
     """Read the dataset, preprocess what is missing (rank 0), and build the clip datasets."""
     from livenessapp_training.clips import ClipDataset
@@ -109,14 +123,18 @@ def build_data(cfg: TrainConfig, model_cfg, rank: int = 0, world: int = 1) -> Da
         extra_train = select(extra, "train")
         if not extra_train:
             raise ValueError(f"mix: no train split in {part['dataset']} at {part['data_root']}")
+        counts = mix_repeats(
+            extra_train, int(part.get("repeat", 1)), part.get("source_repeat", {}), f"mix {part['data_root']}"
+        )
         train += extra_train
-        repeat += [int(part.get("repeat", 1))] * len(extra_train)
+        repeat += counts
         dev += select(extra, "dev")
         mixed.append(
             {
                 **part,
                 "videos": summarise(extra_train + select(extra, "dev")),
                 "train_samples": len(extra_train),
+                "listed_samples": sum(counts),
                 "stage2_samples": sum(1 for s in extra_train if not s.is_still),  # stills: stage 1 only
             }
         )

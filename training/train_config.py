@@ -32,7 +32,8 @@ class TrainConfig:
     # more datasets mixed into training and the dev check, each a table like {dataset = "manifest",
     # data_root = "...", protocol = "groups", repeat = 4}: its training clips listed `repeat` times (to weigh
     # a small real dataset up against the simulator's), its dev split added to the dev check. Image captures
-    # train stage 1 only. They share cache_dir.
+    # train stage 1 only. They share cache_dir. ``source_repeat = {"owner/repo" = 4}`` lists one source's
+    # clips that many times instead (to keep a small source's weight when a bigger one joins).
     mix: list = field(default_factory=list)
     cache_dir: str = "cache"
     preprocess: bool = True  # preprocess train/dev videos missing from the cache before training
@@ -90,7 +91,15 @@ class TrainConfig:
             if unknown is None or unknown or not part.get("dataset") or not part.get("data_root"):
                 raise ValueError(
                     f"mix[{i}] must be a table with dataset and data_root (and optionally protocol, "
-                    f"repeat), got {part!r}"
+                    f"repeat, source_repeat), got {part!r}"
+                )
+            by_source = part.get("source_repeat", {})
+            counts = [part.get("repeat", 1), *(by_source.values() if isinstance(by_source, dict) else [None])]
+            if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in counts):
+                raise ValueError(
+                    f"mix[{i}]: repeat must be a whole number >= 1 and source_repeat a table of source = "
+                    f'whole number >= 1, e.g. {{"owner/repo" = 4}}; got repeat = {part.get("repeat", 1)!r}, '
+                    f"source_repeat = {part.get('source_repeat', {})!r}"
                 )
 
     def to_dict(self) -> dict:
@@ -141,7 +150,7 @@ class TrainConfig:
         return SGTDConfig.from_dict(base)
 
 
-_MIX_KEYS = {"dataset", "data_root", "protocol", "repeat"}
+_MIX_KEYS = {"dataset", "data_root", "protocol", "repeat", "source_repeat"}
 
 
 def load_config(path: str | Path) -> dict:

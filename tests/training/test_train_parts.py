@@ -83,3 +83,22 @@ def test_augment_overrides_widen_the_training_augmentation_and_unknown_keys_are_
     assert TrainConfig(augment=False).augment_config().flip_p == 0.0
     with pytest.raises(ValueError, match="augment_overrides.*gama"):
         TrainConfig.from_dict({"augment_overrides": {"gama": 0.6}})
+
+
+def test_source_repeat_weighs_one_source_of_a_mix_and_misspelt_or_bad_counts_are_refused():
+    from types import SimpleNamespace
+
+    from livenessapp_training.data_setup import mix_repeats
+
+    train = [SimpleNamespace(device=d) for d in ("nuaa", "webcam-a", "nuaa", "webcam-b")]
+    assert mix_repeats(train, 1, {}) == [1, 1, 1, 1]
+    assert mix_repeats(train, 1, {"nuaa": 4}) == [4, 1, 4, 1]
+    assert mix_repeats(train, 2, {"webcam-b": 3}) == [2, 2, 2, 3]
+    with pytest.raises(ValueError, match=r"\['nua'\].*'webcam-a'"):
+        mix_repeats(train, 1, {"nua": 4})
+
+    mix = {"dataset": "manifest", "data_root": "real", "source_repeat": {"nuaa": 4}}
+    assert TrainConfig(mix=[mix]).mix[0]["source_repeat"] == {"nuaa": 4}
+    for bad in ({"source_repeat": {"nuaa": 0}}, {"source_repeat": {"nuaa": 1.5}}, {"source_repeat": 4}):
+        with pytest.raises(ValueError, match="mix\\[0\\]: repeat must be a whole number"):
+            TrainConfig(mix=[{**mix, **bad}])
