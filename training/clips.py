@@ -17,7 +17,11 @@ pure function of (seed, epoch, index), whatever DataLoader worker makes it:
 - photometric, one draw per clip and the same for every frame (a per-frame flicker would be a fake temporal
   cue for the motion branch): gamma, per-channel gain (white balance / colour of the light), a linear
   shading ramp across the crop (direction of the light), brightness / contrast, defocus blur; only the
-  sensor noise is drawn per frame, as a camera's is. Cameras and lights the model has never seen are the
+  sensor noise is drawn per frame, as a camera's is;
+- resolution (``downscale_p``, off by default): the crop is shrunk to a fraction of its side and scaled back
+  up, as a face that filled few camera pixels looks. Real attack captures are often smaller and softer than
+  the live ones of the same source, so without it a model can learn "soft = spoof" and reject every live
+  face from a cheap or distant webcam; applied to live and attack clips alike it takes that shortcut away. Cameras and lights the model has never seen are the
   first thing a deployed model meets; these cover them without touching the labels (depth comes from the
   geometry, not the colours);
 - cutout: one rectangle per clip, at the same place in every frame, filled with the normalisation mean
@@ -75,9 +79,20 @@ class AugmentConfig:
     blur_p: float = 0.3
     blur_sigma: tuple[float, float] = (0.4, 1.2)  # Gaussian defocus, pixels of the crop
     noise: float = 0.02  # sensor noise std up to this fraction of 255, a new field every frame
+    downscale_p: float = 0.0
+    downscale_range: tuple[float, float] = (0.25, 0.7)  # side the crop is shrunk to, fraction of its own
     cutout_p: float = 0.5
     cutout_size: tuple[float, float] = (0.1, 0.35)  # side, fraction of the crop side
     random_start: bool = True
+
+    def __post_init__(self):
+        lo, hi = self.downscale_range
+        if not 0.0 <= self.downscale_p <= 1.0:
+            raise ValueError(f"downscale_p = {self.downscale_p}: a probability, between 0 and 1")
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ValueError(
+                f"downscale_range = {self.downscale_range}: two fractions of the crop side, 0 < low <= high <= 1"
+            )
 
     @classmethod
     def for_crop_scale(cls, crop_scale: float, **overrides) -> AugmentConfig:
@@ -125,6 +140,20 @@ def clip_starts(
         for t in range(lo, hi - span, stride)
         if all((t + k * interval) in present for k in range(num_frames))
     ]
+
+
+def _low_resolution(crops: np.ndarray, fraction: float) -> np.ndarray:
+    """[Nf, H, W, 3] crops as a camera that saw the face at ``fraction`` of their side would show them."""
+    h, w = crops.shape[1:3]
+    small = (max(2, round(w * fraction)), max(2, round(h * fraction)))
+    return np.stack(
+        [
+            cv2.resize(
+                cv2.resize(f, small, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_LINEAR
+            )
+            for f in crops
+        ]
+    )
 
 
 def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -302,6 +331,10 @@ class ClipDataset(Dataset):
         ramp_angle, ramp = float(rng.uniform(0.0, 2.0 * np.pi)), float(rng.uniform(-a.shading, a.shading))
         blur = float(rng.uniform(*a.blur_sigma)) if rng.random() < a.blur_p else 0.0
         noise_std = 255.0 * float(rng.uniform(0.0, a.noise))
+        # Drawn only when switched on, so the recipes written before it existed draw what they always drew.
+        shrink = 1.0
+        if a.downscale_p > 0.0:
+            shrink = float(rng.uniform(*a.downscale_range)) if rng.random() < a.downscale_p else 1.0
 
         stored = video.stored_crops(rows)
         s_size = stored.shape[1]
@@ -318,6 +351,8 @@ class ClipDataset(Dataset):
             mask[k] = mk
             if label == 1:
                 depth[k] = dk
+        if shrink < 1.0:
+            crops = _low_resolution(crops, shrink)
         if flip:
             crops = crops[:, :, ::-1]
             depth = depth[:, :, ::-1]

@@ -221,3 +221,37 @@ def test_a_context_crop_model_is_trained_around_its_own_box_scale(tmp_path, grac
     narrow_cache.run([sample], workers=1, progress=False)
     narrow = ClipDataset(narrow_cache, [sample], CFG, train=False)[0]
     assert 0 < ev["mask"].numpy().mean() < narrow["mask"].numpy().mean()
+
+
+def test_resolution_augmentation_softens_live_and_attack_clips_alike_and_leaves_labels(data):
+    cache, samples = data
+    base = dict(scale_range=(1.3, 1.3), flip_p=0.0, cutout_p=0.0, noise=0.0, blur_p=0.0)
+    sharp = ClipDataset(cache, samples[:2], CFG, train=True, seed=5, aug=AugmentConfig(**base))
+    soft = ClipDataset(
+        cache,
+        samples[:2],
+        CFG,
+        train=True,
+        seed=5,
+        aug=AugmentConfig(downscale_p=1.0, downscale_range=(0.3, 0.3), **base),
+    )
+
+    def detail(frames: torch.Tensor) -> float:  # mean absolute Laplacian over the frames
+        return float(np.mean([np.abs(cv2.Laplacian(f.numpy().mean(0), cv2.CV_32F)).mean() for f in frames]))
+
+    for i in (0, 1):  # the live clip and the print clip
+        a, b = sharp[i], soft[i]
+        assert detail(b["frames"]) < 0.6 * detail(a["frames"])
+        assert abs(float(b["frames"].mean() - a["frames"].mean())) < 0.02  # resolution, not exposure
+        for key in ("depth", "mask", "label"):
+            assert torch.equal(a[key], b[key])
+    # Off by default, and then nothing is drawn: the older recipes' clips are what they always were.
+    assert AugmentConfig().downscale_p == 0.0
+    again = ClipDataset(
+        cache, samples[:2], CFG, train=True, seed=5, aug=AugmentConfig(downscale_range=(0.5, 0.6), **base)
+    )
+    assert torch.equal(again[0]["frames"], sharp[0]["frames"])
+    with pytest.raises(ValueError, match="downscale_range"):
+        AugmentConfig(downscale_range=(0.0, 0.5))
+    with pytest.raises(ValueError, match="downscale_p"):
+        AugmentConfig(downscale_p=1.5)
