@@ -53,7 +53,8 @@ def write_plots(
         xlim=(0, 1),
         ylim=(0, 1.01),
     )
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out_dir / "roc.png", dpi=110)
     plt.close(fig)
@@ -74,7 +75,8 @@ def write_plots(
     ax.set(xlabel="APCER", ylabel="BPCER", title="DET (video level)")
     ax.set_xlim(norm.ppf(lo), norm.ppf(hi))
     ax.set_ylim(norm.ppf(lo), norm.ppf(hi))
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out_dir / "det.png", dpi=110)
     plt.close(fig)

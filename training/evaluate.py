@@ -262,6 +262,13 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         variants = evaluate_protocol(
             scored["dev"], scored["test"], args.threshold_mode, args.target_bpcer, given, skip=untrained
         )
+        if args.primary not in variants:
+            which = "dev" if scored["dev"] is not None else scored_split
+            raise SystemExit(
+                f"eval: the {which} split of {kind} protocol {proto} holds only live or only attack "
+                f"presentations, so no threshold can be chosen on it for `{args.primary}`; to score such a "
+                "folder give the model's own threshold (--threshold, or --threshold-from RUN/eval/eval.json)"
+            )
         pdir = out_dir / str(proto or "all") if len(protocols) > 1 else out_dir
         pdir.mkdir(parents=True, exist_ok=True)
         write_csv(pdir / "scores.csv", scored["dev"], scored["test"], scored_split)

@@ -326,12 +326,17 @@ def evaluate_protocol(
 ) -> dict[str, dict]:
     """Per variant: the threshold from dev (or given) applied on test (see :func:`metrics.dev_test_report`).
 
-    Variants in ``skip`` (untrained parts) and those with non-finite scores are left out."""
+    Variants in ``skip`` (untrained parts) and those with non-finite scores are left out, and so are those
+    with no given threshold when the split it would be chosen on lacks live or attack presentations (a
+    folder of live faces only, scored at a given threshold)."""
     out = {}
     for k in VARIANTS:
         if k in skip or not np.isfinite(test.scores[k]).all():
             continue
         d = dev.split(k) if dev is not None else None
         t = (thresholds or {}).get(k)
+        chosen_on = np.asarray((d if d is not None else test.split(k))[1])
+        if t is None and not ((chosen_on == 1).any() and (chosen_on == 0).any()):
+            continue
         out[k] = M.dev_test_report(d, test.split(k), mode=mode, target_bpcer=target_bpcer, threshold=t)
     return out

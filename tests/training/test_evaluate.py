@@ -127,3 +127,25 @@ def test_evaluate_protocol_leaves_out_the_untrained_variants():
 
     rep = S.evaluate_protocol(scored(), scored(), skip=E.STAGE1_ONLY_UNTRAINED)
     assert sorted(rep) == sorted(set(S.VARIANTS) - set(E.STAGE1_ONLY_UNTRAINED))
+
+
+def test_a_live_only_folder_is_scored_at_a_given_threshold_and_refused_without_one(tmp_path):
+    live_only = _scores([0.9, 0.7, 0.3], [], [])
+    rep = S.evaluate_protocol(None, live_only, thresholds={"score": 0.5})
+    assert list(rep) == ["score"]  # the other variants have no threshold to be scored at
+    assert rep["score"]["test"]["bpcer"] == pytest.approx(1 / 3) and "eer" not in rep["score"]["test"]
+    assert S.evaluate_protocol(None, live_only) == {}  # no threshold can be chosen on one class
+    files = R.write_plots(tmp_path, None, live_only, rep, "score")
+    assert "hist_score.png" in files
+    result = {
+        "model": "m",
+        "dataset": "manifest",
+        "data_root": "/d",
+        "threshold_mode": "eer",
+        "target_bpcer": 0.01,
+        "primary": "score",
+        "created": "now",
+        "seconds": 1.0,
+        "protocols": {"all": {"counts": {}, "variants": rep, "plots": files}},
+    }
+    assert "| score * | 0.5000 | given | — | 33.33 | — |" in R.markdown_report(result)
