@@ -74,6 +74,21 @@ def _scores(live, spoof, pais):
     )
 
 
+def _result(variants, plots, protocol):
+    """The eval.json fields ``markdown_report`` reads, around one protocol's variants."""
+    return {
+        "model": "m",
+        "dataset": "manifest",
+        "data_root": "/d",
+        "threshold_mode": "eer",
+        "target_bpcer": 0.01,
+        "primary": "score",
+        "created": "now",
+        "seconds": 1.0,
+        "protocols": {protocol: {"counts": {}, "variants": variants, "plots": plots}},
+    }
+
+
 def test_protocol_report_and_plots(tmp_path):
     dev = _scores([0.9, 0.8, 0.7, 0.4], [0.6, 0.3, 0.2, 0.1], ["print", "print", "replay", "replay"])
     test = _scores([0.55, 0.45], [0.52, 0.1], ["print", "replay"])
@@ -84,17 +99,7 @@ def test_protocol_report_and_plots(tmp_path):
     assert fixed["score"]["threshold_source"] == "given"
     files = R.write_plots(tmp_path, dev, test, rep, "score")
     assert all((tmp_path / f).stat().st_size > 1000 for f in files) and "det.png" in files
-    result = {
-        "model": "m",
-        "dataset": "sim",
-        "data_root": "/d",
-        "threshold_mode": "eer",
-        "target_bpcer": 0.01,
-        "primary": "score",
-        "created": "now",
-        "seconds": 1.0,
-        "protocols": {"p1": {"counts": {}, "variants": rep, "plots": files}},
-    }
+    result = _result(rep, files, "p1")
     md = R.markdown_report(result)
     assert "| score * | 0.5000 | dev | 100.00 | 50.00 | 75.00 |" in md
     assert "| print | 1 | 100.00 |" in md
@@ -137,15 +142,5 @@ def test_a_live_only_folder_is_scored_at_a_given_threshold_and_refused_without_o
     assert S.evaluate_protocol(None, live_only) == {}  # no threshold can be chosen on one class
     files = R.write_plots(tmp_path, None, live_only, rep, "score")
     assert "hist_score.png" in files
-    result = {
-        "model": "m",
-        "dataset": "manifest",
-        "data_root": "/d",
-        "threshold_mode": "eer",
-        "target_bpcer": 0.01,
-        "primary": "score",
-        "created": "now",
-        "seconds": 1.0,
-        "protocols": {"all": {"counts": {}, "variants": rep, "plots": files}},
-    }
+    result = _result(rep, files, "all")
     assert "| score * | 0.5000 | given | — | 33.33 | — |" in R.markdown_report(result)
