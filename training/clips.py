@@ -17,13 +17,13 @@ pure function of (seed, epoch, index), whatever DataLoader worker makes it:
 - photometric, one draw per clip and the same for every frame (a per-frame flicker would be a fake temporal
   cue for the motion branch): gamma, per-channel gain (white balance / colour of the light), a linear
   shading ramp across the crop (direction of the light), brightness / contrast, defocus blur; only the
-  sensor noise is drawn per frame, as a camera's is;
-- resolution (``downscale_p``, off by default): the crop is shrunk to a fraction of its side and scaled back
-  up, as a face that filled few camera pixels looks. Real attack captures are often smaller and softer than
-  the live ones of the same source, so without it a model can learn "soft = spoof" and reject every live
-  face from a cheap or distant webcam; applied to live and attack clips alike it takes that shortcut away. Cameras and lights the model has never seen are the
+  sensor noise is drawn per frame, as a camera's is. Cameras and lights the model has never seen are the
   first thing a deployed model meets; these cover them without touching the labels (depth comes from the
   geometry, not the colours);
+- resolution (``downscale_p``, off by default): the crop is shrunk to a fraction of its side and scaled back
+  up, as a face that filled few camera pixels looks. Real attack captures are often smaller and softer than
+  the live ones of the same source, so a model can learn "soft = spoof"; applied to live and attack clips
+  alike it takes that shortcut away (``lite-lowres.toml`` measured it; see its card);
 - cutout: one rectangle per clip, at the same place in every frame, filled with the normalisation mean
   (0 after normalising), for the same reason; it hides image content only, labels are unchanged.
 

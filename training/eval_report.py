@@ -42,7 +42,7 @@ def write_plots(
     for name, vs in sets:
         for k in variants:
             s, y, _ = vs.split(k)
-            if (y == 1).any() and (y == 0).any():
+            if M.has_both(y):
                 far, tpr, _ = M.roc_curve(s, y)
                 ax.plot(far, tpr, "-" if name == test_name else ":", label=f"{name} {k}")
     ax.plot([0, 1], [0, 1], color="0.8", lw=0.8)
@@ -65,7 +65,7 @@ def write_plots(
     for name, vs in sets:
         for k in variants:
             s, y, _ = vs.split(k)
-            if (y == 1).any() and (y == 0).any():
+            if M.has_both(y):
                 a, b, _ = M.det_curve(s, y)
                 a, b = np.clip(a, lo, 1 - lo), np.clip(b, lo, 1 - lo)
                 ax.plot(norm.ppf(a), norm.ppf(b), "-" if name == test_name else ":", label=f"{name} {k}")

@@ -145,8 +145,20 @@ def _trapz(y: np.ndarray, x: np.ndarray) -> float:
     return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
 
 
+def has_both(labels) -> bool:
+    """Whether ``labels`` hold live (1) and attack (0) presentations: what EER and ROC/DET curves need."""
+    y = np.asarray(labels)
+    return bool((y == 1).any() and (y == 0).any())
+
+
+def can_choose_threshold(labels, mode: str = "eer") -> bool:
+    """Whether :func:`dev_test_report` can choose a ``mode`` threshold on these labels: the EER point needs
+    both classes, a BPCER budget only live presentations."""
+    return has_both(labels) if mode == "eer" else bool((np.asarray(labels) == 1).any())
+
+
 def _need_both(y: np.ndarray) -> None:
-    if not ((y == 1).any() and (y == 0).any()):
+    if not has_both(y):
         raise ValueError("need both live and spoof presentations")
 
 
@@ -267,8 +279,7 @@ def dev_test_report(
             continue
         s, y, p = split[0], split[1], split[2] if len(split) > 2 else None
         d = apcer_bpcer(s, y, threshold, p).to_dict()
-        y_arr = np.asarray(y)
-        if (y_arr == 1).any() and (y_arr == 0).any():
+        if has_both(y):
             d.update(summary_metrics(s, y, p))
         out[name] = d
     return out

@@ -295,7 +295,7 @@ def _variant_metrics(scores: VideoScores, variant: str) -> dict:
     s, y, p = scores.split(variant)
     if not np.isfinite(s).all():
         return {"acer": math.nan, "eer": math.nan, "threshold": math.nan}
-    if not ((y == 1).any() and (y == 0).any()):
+    if not M.has_both(y):
         return {"acer": math.nan, "eer": math.nan, "threshold": math.nan}
     e, t = M.threshold_at_eer(s, y)
     r = M.apcer_bpcer(s, y, t, p)
@@ -327,16 +327,16 @@ def evaluate_protocol(
     """Per variant: the threshold from dev (or given) applied on test (see :func:`metrics.dev_test_report`).
 
     Variants in ``skip`` (untrained parts) and those with non-finite scores are left out, and so are those
-    with no given threshold when the split it would be chosen on lacks live or attack presentations (a
-    folder of live faces only, scored at a given threshold)."""
+    with no given threshold when the split it would be chosen on cannot give one
+    (:func:`metrics.can_choose_threshold`: a folder of live faces only, scored at a given threshold)."""
     out = {}
     for k in VARIANTS:
         if k in skip or not np.isfinite(test.scores[k]).all():
             continue
         d = dev.split(k) if dev is not None else None
         t = (thresholds or {}).get(k)
-        chosen_on = np.asarray((d if d is not None else test.split(k))[1])
-        if t is None and not ((chosen_on == 1).any() and (chosen_on == 0).any()):
+        chosen_on = (d if d is not None else test.split(k))[1]
+        if t is None and not M.can_choose_threshold(chosen_on, mode):
             continue
         out[k] = M.dev_test_report(d, test.split(k), mode=mode, target_bpcer=target_bpcer, threshold=t)
     return out

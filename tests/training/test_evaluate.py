@@ -140,6 +140,10 @@ def test_a_live_only_folder_is_scored_at_a_given_threshold_and_refused_without_o
     assert list(rep) == ["score"]  # the other variants have no threshold to be scored at
     assert rep["score"]["test"]["bpcer"] == pytest.approx(1 / 3) and "eer" not in rep["score"]["test"]
     assert S.evaluate_protocol(None, live_only) == {}  # no threshold can be chosen on one class
+    budget = S.evaluate_protocol(
+        None, live_only, mode="bpcer", target_bpcer=0.4
+    )  # a BPCER budget needs live only
+    assert sorted(budget) == sorted(S.VARIANTS) and budget["score"]["test"]["bpcer"] <= 0.4
     files = R.write_plots(tmp_path, None, live_only, rep, "score")
     assert "hist_score.png" in files
     result = _result(rep, files, "all")
