@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "livenessapp_training.motion_probe",
         "motion evidence per PAI: in the crops, in a network",
     ),
+    "depth-probe": (
+        "livenessapp_training.depth_probe",
+        "which picture changes move a run's face depth, per source",
+    ),
     "report": ("livenessapp_training.report", "parameter counts and MACs of the network presets"),
     "reproduce": ("livenessapp_training.reproduce", "simulate -> fit -> eval -> export from one recipe file"),
 }
