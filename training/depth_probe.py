@@ -116,14 +116,12 @@ class FaceDepth:
 
 def first_picture(sample) -> np.ndarray | None:
     """BGR uint8 first image of a capture, or first frame of a video; None if it cannot be read."""
-    if sample.media == "images":
-        return cv2.imread(str(sample.frame_files[0]))
-    cap = cv2.VideoCapture(str(sample.path))
+    from livenessapp_training.video_frames import VideoReadError, iter_frames
+
     try:
-        ok, frame = cap.read()
-    finally:
-        cap.release()
-    return frame if ok else None
+        return next(iter_frames(sample.path, max_frames=1, files=sample.frame_files), (0, None))[1]
+    except VideoReadError:
+        return None
 
 
 def pick(samples: Sequence, split: str, per_group: int, seed: int = 0) -> list:
@@ -198,14 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    import torch
-
     from livenessapp_training.checkpoint import load_model
     from livenessapp_training.datasets import load_dataset
     from livenessapp_training.preprocess import PreprocessConfig
 
     model, meta = load_model(args.run)
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     crop_format = (meta.get("train_config") or {}).get("crop_format", "jpeg")
     cache = PreprocessConfig.from_model(model.cfg)
     codec = f"jpeg:{cache.jpeg_quality}" if crop_format == "jpeg" else ""
