@@ -201,9 +201,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from livenessapp_training.preprocess import PreprocessConfig
 
     model, meta = load_model(args.run)
-    crop_format = (meta.get("train_config") or {}).get("crop_format", "jpeg")
-    cache = PreprocessConfig.from_model(model.cfg)
-    codec = f"jpeg:{cache.jpeg_quality}" if crop_format == "jpeg" else ""
     samples = pick(
         load_dataset(args.dataset, args.data_root, args.protocol), args.split, args.per_source, args.seed
     )
@@ -212,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"depth-probe: {args.data_root} has no {args.split} samples under this protocol", file=sys.stderr
         )
         return 2
-    measure = FaceDepth(model, codec, cache.margin if codec else 0)
+    measure = FaceDepth(model, *PreprocessConfig.crop_codec(model.cfg, meta.get("train_config")))
     try:
         results = probe(measure, samples)
     finally:

@@ -196,9 +196,7 @@ def metadata(cfg: SGTDConfig, graph: str, threshold: float, training_data: str |
         train_config = json.loads(training_data or "{}").get("train_config", {}) or {}
     except (ValueError, AttributeError):
         train_config = {}
-    lossy = train_config.get("crop_format") == "jpeg"  # no train config (a bare checkpoint): no codec known
-    cache = PreprocessConfig.from_model(cfg)  # the quality and stored-crop margin of this model's cache
-    codec = f"jpeg:{cache.jpeg_quality}" if lossy else ""
+    codec, margin = PreprocessConfig.crop_codec(cfg, train_config)
     return {
         "livenessapp.format": FORMAT_VERSION,
         "livenessapp.graph": graph,
@@ -213,7 +211,7 @@ def metadata(cfg: SGTDConfig, graph: str, threshold: float, training_data: str |
         ),
         "livenessapp.crop_scale": repr(float(cfg.crop_scale)),
         "livenessapp.crop_codec": codec,
-        "livenessapp.crop_margin": str(cache.margin if codec else 0),
+        "livenessapp.crop_margin": str(margin),
         "livenessapp.depth_size": str(cfg.depth_size),
         "livenessapp.threshold": repr(float(threshold)),
         "livenessapp.training_data": training_data,

@@ -131,6 +131,16 @@ class PreprocessConfig:
         kw.update(overrides)
         return cls(**kw)
 
+    @classmethod
+    def crop_codec(cls, model_cfg, train_config: dict | None) -> tuple[str, int]:
+        """``(codec, margin)`` of the crops a model was trained on, as ``crop_face_like_training`` and the
+        exported ``livenessapp.crop_codec`` / ``crop_margin`` take them: ``("jpeg:<quality>", stored-crop
+        margin)`` for a JPEG cache, ``("", 0)`` otherwise. No train config (a bare checkpoint): no codec known."""
+        if (train_config or {}).get("crop_format") != "jpeg":
+            return "", 0
+        cache = cls.from_model(model_cfg)
+        return f"jpeg:{cache.jpeg_quality}", cache.margin
+
     @property
     def margin(self) -> int:
         return int(round(self.input_size * (self.store_scale / self.crop_scale - 1.0) / 2.0))

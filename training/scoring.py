@@ -293,9 +293,7 @@ def subset_indices(dataset, max_videos: int = 0, clips_per_video: int = 0) -> li
 
 def _variant_metrics(scores: VideoScores, variant: str) -> dict:
     s, y, p = scores.split(variant)
-    if not np.isfinite(s).all():
-        return {"acer": math.nan, "eer": math.nan, "threshold": math.nan}
-    if not M.has_both(y):
+    if not np.isfinite(s).all() or not M.has_both(y):
         return {"acer": math.nan, "eer": math.nan, "threshold": math.nan}
     e, t = M.threshold_at_eer(s, y)
     r = M.apcer_bpcer(s, y, t, p)

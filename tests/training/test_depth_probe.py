@@ -61,7 +61,10 @@ def _run(tmp_path):
     cfg = SGTDConfig.tiny()
     model = FASSGTD(cfg)
     path = tmp_path / "tiny.pt"
-    torch.save({"model": model.state_dict(), "model_config": cfg.to_dict()}, path)
+    train_config = {"crop_format": "jpeg"}  # as fit records it: the cache's crops were JPEG-coded
+    torch.save(
+        {"model": model.state_dict(), "model_config": cfg.to_dict(), "train_config": train_config}, path
+    )
     return path, model.eval()
 
 
