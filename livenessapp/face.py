@@ -13,8 +13,13 @@ Coordinate conventions
   coordinates in the crop (``[0, out_size]`` spans the crop). The half-pixel shift that ``cv2.warpAffine``
   (pixel centres at integers) needs is applied internally, so landmarks mapped by the affine land exactly on
   the crop's pixels.
-- Crops outside the frame are filled with black (``cv2.BORDER_CONSTANT``, value 0): replicating the border
-  would smear edge pixels into streaks that look like texture, a spurious cue for a spoof detector.
+- What fills a crop outside the frame is the model's ``crop_border`` (:data:`CROP_BORDERS`): ``"black"``
+  (``cv2.BORDER_CONSTANT``, value 0; every model trained before the option existed) or ``"reflect"`` (the
+  frame mirrored about its edge, ``cv2.BORDER_REFLECT_101``). Replicating the edge row is not offered: it
+  smears edge pixels into streaks that look like texture, a spurious cue for a spoof detector. Black fill
+  is a cue too: a tight capture (a face crop, a close-up) fills part of the crop with black, and a network
+  trained on it reads the black as an attack cue (measured: ``liveness-train depth-probe``, see
+  ``training/configs/lite-reflect.card.md``). Reflection fills it with the capture's own content.
 
 Depth label (the paper's Sec. 3 / Eq. 3 target; the authors use PRNet, we use the MediaPipe face mesh)
 -----------------------------------------------------------------------------------------------------
@@ -61,6 +66,7 @@ import mediapipe as mp  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = [
+    "CROP_BORDERS",
     "DEPTH_FLOOR",
     "LANDMARK_COUNT",
     "MESH_HOLES",
@@ -84,6 +90,9 @@ __all__ = [
 LANDMARK_COUNT = 468
 NOSE_TIP = 1
 DEPTH_FLOOR = 0.1
+# What fills a face crop outside the frame (module docstring): the first is every older model's.
+_BORDER_MODES = {"black": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT_101}
+CROP_BORDERS = tuple(_BORDER_MODES)
 _FOREHEAD_TOP = 10  # a landmark on the outer contour of the mesh (FACEMESH_FACE_OVAL)
 
 
@@ -327,10 +336,11 @@ def crop_affine(cx: float, cy: float, side: float, out_size: int) -> np.ndarray:
     return np.array([[s, 0.0, 0.5 * out_size - s * cx], [0.0, s, 0.5 * out_size - s * cy]], dtype=np.float64)
 
 
-def warp_image(image: np.ndarray, affine: np.ndarray, out_size: int) -> np.ndarray:
+def warp_image(image: np.ndarray, affine: np.ndarray, out_size: int, border: str = "black") -> np.ndarray:
     """``out_size`` x ``out_size`` window of ``image`` (any channel order) under an edge-origin affine.
 
-    Bilinear sampling; outside the image = black. The affine maps continuous edge-origin coordinates (as
+    Bilinear sampling; outside the image: black, or the image mirrored about its edge (``border``, one of
+    :data:`CROP_BORDERS`). The affine maps continuous edge-origin coordinates (as
     :func:`crop_affine` makes them); warpAffine's pixel-centre convention gets the matching half-pixel shift.
     """
     m = np.asarray(affine, dtype=np.float64).copy()
@@ -340,30 +350,38 @@ def warp_image(image: np.ndarray, affine: np.ndarray, out_size: int) -> np.ndarr
         m,
         (out_size, out_size),
         flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
+        borderMode=_border_mode(border),
         borderValue=0,
     )
 
 
-def warp_crop(frame_bgr: np.ndarray, affine: np.ndarray, out_size: int) -> np.ndarray:
+def _border_mode(border: str) -> int:
+    try:
+        return _BORDER_MODES[border]
+    except KeyError:
+        raise ValueError(f"crop border must be one of {CROP_BORDERS}, got {border!r}") from None
+
+
+def warp_crop(frame_bgr: np.ndarray, affine: np.ndarray, out_size: int, border: str = "black") -> np.ndarray:
     """RGB uint8 ``out_size`` x ``out_size`` crop of a BGR frame under an affine from :func:`crop_affine`."""
-    crop = warp_image(frame_bgr, affine, out_size)
+    crop = warp_image(frame_bgr, affine, out_size, border)
     if crop.ndim == 2:
         return cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
 
 
 def crop_face(
-    frame_bgr: np.ndarray, face: FaceObservation, out_size: int, scale: float = 1.3
+    frame_bgr: np.ndarray, face: FaceObservation, out_size: int, scale: float = 1.3, border: str = "black"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Square face crop: ``(crop RGB uint8 (out_size, out_size, 3), 2x3 affine frame -> crop)``.
 
     The square is centred on the landmark box with side ``scale`` * its longer side (1.3 at test time, a
-    random 1.1-1.4 in training, as in the authors' code). Outside the frame the crop is black.
+    random 1.1-1.4 in training, as in the authors' code). Outside the frame the crop is filled as
+    ``border`` says (black, or the frame mirrored about its edge).
     """
     cx, cy, side = square_crop_box(face, scale)
     affine = crop_affine(cx, cy, side, out_size)
-    return warp_crop(frame_bgr, affine, out_size), affine
+    return warp_crop(frame_bgr, affine, out_size, border), affine
 
 
 def crop_face_like_training(
@@ -373,18 +391,20 @@ def crop_face_like_training(
     scale: float,
     codec: str = "",
     margin: int = 0,
+    border: str = "black",
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`crop_face` as the model's training cache stored it (``codec`` / ``margin`` from
     ``ModelMeta.crop_codec`` / ``crop_margin``). ``""`` (lossless) is :func:`crop_face` itself. For
     ``"jpeg:<quality>"`` the cache encoded a crop ``margin`` pixels wider on each side (the same mapping,
     shifted) and the network saw its centre: the same window is cut, encoded and decoded with OpenCV at the
-    same quality, so the crop is the cache's (its JPEG blocks on the same grid), up to OpenCV's rounding."""
+    same quality, so the crop is the cache's (its JPEG blocks on the same grid), up to OpenCV's rounding.
+    ``border``: ``ModelMeta.crop_border``, what fills the crop outside the frame."""
     if not codec:
-        return crop_face(frame_bgr, face, out_size, scale)
+        return crop_face(frame_bgr, face, out_size, scale, border)
     affine = crop_affine(*square_crop_box(face, scale), out_size)
     wide = affine.copy()
     wide[:, 2] += margin
-    bgr = warp_image(frame_bgr, wide, out_size + 2 * margin)
+    bgr = warp_image(frame_bgr, wide, out_size + 2 * margin, border)
     if bgr.ndim == 2:
         bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
     quality = int(codec.partition(":")[2])

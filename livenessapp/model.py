@@ -92,6 +92,9 @@ class ModelMeta:
     # scored a live test video 0.36 instead of the 0.60 its evaluation measured on the same frames.
     crop_codec: str = ""
     crop_margin: int = 0  # pixels the cache's encoded crop extends beyond the network's crop on each side
+    # What filled the training crops outside the frame (livenessapp.face.CROP_BORDERS); models exported
+    # before the option existed were trained on black.
+    crop_border: str = "black"
 
     @classmethod
     def from_props(cls, props: dict[str, str], where: str = "model") -> ModelMeta:
@@ -122,6 +125,7 @@ class ModelMeta:
                 config=config,
                 crop_codec=_crop_codec(props),
                 crop_margin=_crop_margin(props),
+                crop_border=_crop_border(props),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{where} has malformed livenessapp metadata: {exc}. {_REEXPORT}") from exc
@@ -168,6 +172,15 @@ def _crop_codec(props: dict[str, str]) -> str:
     if kind != "jpeg" or not quality.isdigit() or not 1 <= int(quality) <= 100:
         raise ValueError(f"unknown crop codec {codec!r} (expected '', 'png', 'raw' or 'jpeg:<1-100>')")
     return codec
+
+
+def _crop_border(props: dict[str, str]) -> str:
+    from livenessapp.face import CROP_BORDERS  # not at import: it loads MediaPipe
+
+    border = props.get("livenessapp.crop_border", "black")
+    if border not in CROP_BORDERS:
+        raise ValueError(f"unknown crop border {border!r} (this app knows {', '.join(CROP_BORDERS)})")
+    return border
 
 
 def _crop_margin(props: dict[str, str]) -> int:

@@ -202,7 +202,13 @@ class Pipeline:
     def _prepare(self, frame: Frame, face) -> PreparedSample:
         meta = self.meta
         crop, affine = crop_face_like_training(
-            frame.image_bgr, face, meta.input_size, meta.crop_scale, meta.crop_codec, meta.crop_margin
+            frame.image_bgr,
+            face,
+            meta.input_size,
+            meta.crop_scale,
+            meta.crop_codec,
+            meta.crop_margin,
+            meta.crop_border,
         )
         _, mask = depth_label(face, affine, meta.input_size, meta.depth_size)
         return PreparedSample(

@@ -340,7 +340,7 @@ class ClipDataset(Dataset):
         s_size = stored.shape[1]
         side = size * scale / self.cfg.crop_scale  # box side in stored-crop pixels (eval box = size)
         sub = crop_affine(0.5 * s_size + shift[0] * side, 0.5 * s_size + shift[1] * side, side, size)
-        crops = np.stack([warp_image(img, sub, size) for img in stored])
+        crops = np.stack([warp_image(img, sub, size, video.crop_border) for img in stored])
         landmarks = video.rows("landmarks", rows)
         affines = video.rows("affines", rows).astype(np.float64)
         depth = np.zeros((n, d, d), np.float32)

@@ -101,7 +101,7 @@ class FaceDepth:
             return None
         size = self.cfg.input_size
         crop, affine = crop_face_like_training(
-            image_bgr, face, size, self.cfg.crop_scale, self.codec, self.margin
+            image_bgr, face, size, self.cfg.crop_scale, self.codec, self.margin, self.cfg.crop_border
         )
         _, mask = depth_label(face, affine, size, self.cfg.depth_size)
         if not (mask > 0).any():

@@ -210,6 +210,7 @@ def metadata(cfg: SGTDConfig, graph: str, threshold: float, training_data: str |
             {"mean": float(cfg.mean), "std": float(cfg.std), "color": "RGB", "layout": "NCHW"}
         ),
         "livenessapp.crop_scale": repr(float(cfg.crop_scale)),
+        "livenessapp.crop_border": cfg.crop_border,
         "livenessapp.crop_codec": codec,
         "livenessapp.crop_margin": str(margin),
         "livenessapp.depth_size": str(cfg.depth_size),

@@ -67,6 +67,8 @@ __all__ = [
 
 
 INPUT_NORMS = ("fixed", "instance", "grey_world")
+# livenessapp.face.CROP_BORDERS (not imported: it loads MediaPipe); a test checks that the two agree.
+CROP_BORDERS = ("black", "reflect")
 
 
 @dataclass
@@ -125,6 +127,10 @@ class SGTDConfig:
     mean: float = 127.5
     std: float = 128.0
     crop_scale: float = 1.3
+    # What fills the face crop outside the frame, in training and in the app (livenessapp.face.CROP_BORDERS):
+    # "black" (the paper's zero padding, every model before this option) or "reflect" (the frame mirrored
+    # about its edge), so a tight capture's fill is no attack cue: training/configs/lite-reflect.card.md.
+    crop_border: str = "black"
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
@@ -137,6 +143,8 @@ class SGTDConfig:
             )
         if self.input_norm not in INPUT_NORMS:
             raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {self.input_norm!r}")
+        if self.crop_border not in CROP_BORDERS:
+            raise ValueError(f"crop_border must be one of {CROP_BORDERS}, got {self.crop_border!r}")
         if self.input_size % 8:
             raise ValueError(f"input_size must be a multiple of 8, got {self.input_size}")
         if len(self.widths) != 3 or len(self.head) != 2:

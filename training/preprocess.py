@@ -60,6 +60,7 @@ import cv2
 import numpy as np
 
 from livenessapp.face import (
+    CROP_BORDERS,
     DEPTH_FLOOR,
     LANDMARK_COUNT,
     FaceMeshTracker,
@@ -106,6 +107,7 @@ class PreprocessConfig:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     depth_floor: float = DEPTH_FLOOR
+    crop_border: str = "black"  # what fills the crop outside the frame (livenessapp.face.CROP_BORDERS)
 
     def __post_init__(self):
         if self.depth_size <= 0:
@@ -116,6 +118,8 @@ class PreprocessConfig:
             raise ValueError("store_scale must be >= crop_scale")
         if self.frame_step < 1:
             raise ValueError("frame_step must be >= 1")
+        if self.crop_border not in CROP_BORDERS:
+            raise ValueError(f"crop_border must be one of {CROP_BORDERS}, got {self.crop_border!r}")
 
     @classmethod
     def from_model(cls, model_cfg, **overrides) -> PreprocessConfig:
@@ -125,6 +129,7 @@ class PreprocessConfig:
             "input_size": int(model_cfg.input_size),
             "depth_size": int(getattr(model_cfg, "depth_size", model_cfg.input_size // 8)),
             "crop_scale": crop_scale,
+            "crop_border": str(getattr(model_cfg, "crop_border", "black")),
         }
         if crop_scale > DEFAULT_CROP_SCALE:  # keep the stored crop's room for the training jitter
             kw["store_scale"] = round(cls.store_scale * crop_scale / DEFAULT_CROP_SCALE, 4)
@@ -153,7 +158,10 @@ class PreprocessConfig:
         return asdict(self)
 
     def key_dict(self) -> dict:
-        return {"cache_version": CACHE_VERSION, **self.to_dict()}
+        settings = self.to_dict()
+        if settings["crop_border"] == "black":  # the fill before the option existed: those caches stay valid
+            del settings["crop_border"]
+        return {"cache_version": CACHE_VERSION, **settings}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -195,7 +203,7 @@ def process_video(sample: VideoSample, cfg: PreprocessConfig) -> tuple[dict[str,
             eval_affine = crop_affine(*square_crop_box(face, cfg.crop_scale), cfg.input_size)
             affine = eval_affine.copy()
             affine[:, 2] += margin
-            crop_bgr = warp_image(frame, affine, size)
+            crop_bgr = warp_image(frame, affine, size, cfg.crop_border)
             depth, mask = depth_label(face, eval_affine, cfg.input_size, d, floor=cfg.depth_floor)
             if not live:
                 depth = np.zeros_like(depth)
@@ -319,6 +327,7 @@ class CachedVideo:
         settings = self.meta["settings"]
         self.input_size: int = settings["input_size"]
         self.depth_size: int = settings["depth_size"]
+        self.crop_border: str = settings.get("crop_border", "black")
         self.margin: int = round((self.store_size - self.input_size) / 2)
 
     def _array(self, name: str) -> np.ndarray:
@@ -556,11 +565,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--input-size", type=int, default=256)
     p.add_argument("--crop-format", choices=["jpeg", "png", "raw"], default="jpeg")
     p.add_argument("--frame-step", type=int, default=1)
+    p.add_argument(
+        "--crop-border", choices=list(CROP_BORDERS), default="black", help="fill outside the frame"
+    )
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     samples = load_dataset(a.kind, a.root, a.protocol)
-    cfg = PreprocessConfig(input_size=a.input_size, crop_format=a.crop_format, frame_step=a.frame_step)
+    cfg = PreprocessConfig(
+        input_size=a.input_size, crop_format=a.crop_format, frame_step=a.frame_step, crop_border=a.crop_border
+    )
     summary = PreprocessCache(a.cache, cfg).run(samples, workers=a.workers, progress=not a.no_progress)
     brief = {k: v for k, v in summary.items() if k not in ("settings", "failed")}
     brief["failed"] = len(summary["failed"])

@@ -317,3 +317,25 @@ def test_the_default_face_detector_finds_a_real_face_offline(grace_hopper_bgr):
         assert detector.count(np.zeros((240, 320, 3), np.uint8)) == 0
     finally:
         detector.close()
+
+
+def test_the_pipeline_fills_the_crop_as_the_model_was_trained(tiny_model, grace_hopper_bgr):
+    """A model trained on reflect-filled crops (ModelMeta.crop_border) gets reflect-filled crops."""
+    from livenessapp.face import crop_face_like_training, primary_face
+
+    with FaceMeshTracker(static_image_mode=True) as mesh:
+        hopper_face = primary_face(mesh.process(grace_hopper_bgr), grace_hopper_bgr.shape)
+    meta = tiny_model.meta
+    for border in ("black", "reflect"):
+
+        class Trained:
+            meta = dataclasses.replace(tiny_model.meta, crop_scale=3.0, crop_border=border)
+
+        pipe = Pipeline(Trained(), EngineConfig())
+        sample = pipe._prepare(Frame(0, 0.0, grace_hopper_bgr), hopper_face)
+        pipe.close()
+        expected, _ = crop_face_like_training(
+            grace_hopper_bgr, hopper_face, meta.input_size, 3.0, meta.crop_codec, meta.crop_margin, border
+        )
+        np.testing.assert_array_equal(sample.crop, expected)
+        assert ((sample.crop == 0).all(-1).sum() > 0) == (border == "black")  # the 3x box leaves the frame

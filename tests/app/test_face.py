@@ -89,6 +89,29 @@ def test_crop_and_affine(grace_hopper_bgr, hopper_face):
     assert crop2[:, :3].max() == 0
 
 
+def test_crop_border_fills_outside_the_frame_with_black_or_the_mirrored_frame(grace_hopper_bgr, hopper_face):
+    # A box centred on a frame's top-left corner: black fill outside the frame, or the frame mirrored about
+    # its edges (BORDER_REFLECT_101); inside the frame both crops are the same pixels.
+    yy, xx = np.mgrid[0:200, 0:200].astype(np.float32)
+    frame = np.stack([80 + 0.6 * xx, 80 + 0.6 * yy, 200 - 0.3 * (xx + yy)], -1).astype(np.uint8)
+    affine = F.crop_affine(0.0, 0.0, 100.0, 64)
+    black = F.warp_image(frame, affine, 64)
+    mirrored = F.warp_image(frame, affine, 64, border="reflect")
+    np.testing.assert_array_equal(black[33:, 33:], mirrored[33:, 33:])
+    assert black[:31, :31].max() == 0
+    # the fill is the quadrant inside the frame mirrored about both edges (crop pixel i <-> 63 - i), up to
+    # the frame pixel that REFLECT_101 leaves out at the edge (about one grey level here)
+    inside = mirrored[33:63, 33:63].astype(float)
+    assert np.abs(mirrored[1:31, 1:31][::-1, ::-1].astype(float) - inside).max() <= 3
+    # a 3x face box leaves the portrait's frame: a quarter of the black-filled crop is pure black, none of
+    # the reflected one
+    plain, _ = F.crop_face(grace_hopper_bgr, hopper_face, 64, 3.0)
+    reflected, _ = F.crop_face(grace_hopper_bgr, hopper_face, 64, 3.0, border="reflect")
+    assert (plain == 0).all(-1).sum() > 500 and (reflected == 0).all(-1).sum() == 0
+    with pytest.raises(ValueError, match="crop border must be one of"):
+        F.warp_image(frame, affine, 64, border="replicate")
+
+
 def test_normalise_layout():
     img = np.full((8, 8, 3), 255, np.uint8)
     img[..., 0] = 0

@@ -164,3 +164,16 @@ def test_crop_codec_follows_the_training_cache(tiny_model_path):
     assert (explicit.crop_codec, explicit.crop_margin) == ("jpeg:80", 7)
     with pytest.raises(ModelError, match="crop codec 'webp'"):
         ModelMeta.from_props({**props, "livenessapp.crop_codec": "webp"})
+
+
+def test_crop_border_is_read_from_the_metadata(tiny_model_path):
+    """What filled the training crops outside the frame: black for a model exported before the key."""
+    from livenessapp.model import ModelMeta
+
+    props = _props(tiny_model_path)
+    assert props["livenessapp.crop_border"] == "black"  # the export writes it
+    older = {k: v for k, v in props.items() if k != "livenessapp.crop_border"}
+    assert ModelMeta.from_props(older).crop_border == "black"
+    assert ModelMeta.from_props({**props, "livenessapp.crop_border": "reflect"}).crop_border == "reflect"
+    with pytest.raises(ModelError, match="crop border 'wrap'"):
+        ModelMeta.from_props({**props, "livenessapp.crop_border": "wrap"})

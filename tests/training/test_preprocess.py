@@ -122,17 +122,22 @@ def test_cache_contents_match_the_face_module(tmp_path, videos):
     assert json.loads(json.dumps(v.meta))["label"] == 1 and s.label == 0
 
 
-@pytest.mark.parametrize("input_size, crop_scale", [(128, 1.3), (128, 2.0)])
-def test_the_app_gives_the_network_the_crops_of_its_training_cache(tmp_path, videos, input_size, crop_scale):
+@pytest.mark.parametrize(
+    "input_size, crop_scale, border", [(128, 1.3, "black"), (128, 2.0, "black"), (128, 2.0, "reflect")]
+)
+def test_the_app_gives_the_network_the_crops_of_its_training_cache(
+    tmp_path, videos, input_size, crop_scale, border
+):
     # A texture-reading network learns its training crops' codec: the bundled model (trained on the
     # default JPEG q95 cache) scored a live test video 0.60 on those crops and 0.36 on the app's raw crops.
     # The app cuts and encodes its crop as the cache did (ModelMeta.crop_codec / crop_margin from the
     # model's metadata), which must give the cache's crop.
     from livenessapp.model import TRAINING_JPEG_QUALITY, _crop_codec, _crop_margin
 
-    model = types.SimpleNamespace(input_size=input_size, crop_scale=crop_scale)
+    model = types.SimpleNamespace(input_size=input_size, crop_scale=crop_scale, crop_border=border)
     cfg = PreprocessConfig.from_model(model)  # the store-scale rule of a model with this crop scale
     assert cfg.crop_format == "jpeg" and cfg.jpeg_quality == TRAINING_JPEG_QUALITY
+    assert cfg.crop_border == border
     props = {
         "livenessapp.input_size": str(input_size),
         "livenessapp.crop_scale": repr(crop_scale),
@@ -145,16 +150,33 @@ def test_the_app_gives_the_network_the_crops_of_its_training_cache(tmp_path, vid
     cache = PreprocessCache(tmp_path / "jpeg", cfg)
     cache.run([live], workers=1, progress=False)
     v = cache.load(live)
+    assert v.crop_border == border  # what the training clips' scale jitter fills with (clips.py)
     frames = dict(iter_frames(videos["good"]))
     plain, coded = [], []
     for row, index in enumerate(v.frame_indices):
         face = F.FaceObservation.from_landmarks(v.rows("landmarks", [row])[0])
         cached = v.eval_crops([row])[0].astype(int)
-        crop, _ = F.crop_face(frames[int(index)], face, input_size, crop_scale)
-        app, _ = F.crop_face_like_training(frames[int(index)], face, input_size, crop_scale, codec, margin)
+        crop, _ = F.crop_face(frames[int(index)], face, input_size, crop_scale, border)
+        app, _ = F.crop_face_like_training(
+            frames[int(index)], face, input_size, crop_scale, codec, margin, border
+        )
         plain.append(np.abs(cached - crop).mean())
         coded.append(np.abs(cached - app).mean())
     assert max(coded) < 0.1 and min(plain) > 1.0
+
+
+def test_crop_border_enters_the_cache_key_only_when_it_is_not_black(videos):
+    # Black is the fill every cache was made with before the option existed: those caches stay valid.
+    from livenessapp.face import CROP_BORDERS
+    from livenessapp_training.fas_sgtd import CROP_BORDERS as MODEL_CROP_BORDERS
+
+    assert MODEL_CROP_BORDERS == CROP_BORDERS
+    sample = VideoSample(videos["good"], 1, "none", "live", video_id="hopper-live")
+    black, reflect = PreprocessConfig(), PreprocessConfig(crop_border="reflect")
+    assert "crop_border" not in black.key_dict() and reflect.key_dict()["crop_border"] == "reflect"
+    assert PreprocessCache("c", black).path_for(sample) != PreprocessCache("c", reflect).path_for(sample)
+    with pytest.raises(ValueError, match="crop_border must be one of"):
+        PreprocessConfig(crop_border="wrap")
 
 
 def test_frames_without_face_are_counted_and_skipped(tmp_path, videos):
