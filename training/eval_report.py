@@ -113,12 +113,19 @@ def pct(x) -> str:
     return "—" if math.isnan(x) else f"{100 * x:.2f}"
 
 
+def _threshold_line(result: dict) -> str:
+    given = result.get("threshold_given", "")
+    if given:
+        return f"- threshold of `{result['primary']}`: given ({given}), not chosen on this dev split"
+    target = f" (target BPCER {result['target_bpcer']})" if result["threshold_mode"] == "bpcer" else ""
+    return f"- threshold: {result['threshold_mode']}{target} point of the dev split"
+
+
 def markdown_report(result: dict) -> str:
     lines = [f"# Evaluation: {result['model']}", ""]
     lines += [
         f"- dataset: `{result['dataset']}` at `{result['data_root']}`",
-        f"- threshold: {result['threshold_mode']}"
-        + (f" (target BPCER {result['target_bpcer']})" if result["threshold_mode"] == "bpcer" else ""),
+        _threshold_line(result),
         f"- primary score: `{result['primary']}`; live if score >= threshold; video score = mean of its clips",
         f"- {result['created']}, {result['seconds']:.1f} s",
         "",

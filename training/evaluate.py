@@ -209,6 +209,14 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         given = {k: v["threshold"] for k, v in prev.get("variants", {}).items()}
     if args.threshold is not None:
         given[args.primary] = args.threshold
+    # where the primary score's threshold came from when it was given, not chosen on dev (the report says so)
+    threshold_given = (
+        f"--threshold {args.threshold}"
+        if args.threshold is not None
+        else f"--threshold-from {args.threshold_from}"
+        if args.primary in given
+        else ""
+    )
     cache = PreprocessCache(
         cache_dir, PreprocessConfig.from_model(mcfg, crop_format=tcfg.get("crop_format", "jpeg"))
     )
@@ -218,6 +226,7 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         "dataset": kind,
         "data_root": os.fspath(root),
         "threshold_mode": args.threshold_mode,
+        "threshold_given": threshold_given,
         "target_bpcer": args.target_bpcer,
         "primary": args.primary,
         "applied_to": scored_split,

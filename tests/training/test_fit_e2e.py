@@ -98,7 +98,8 @@ def test_simulate_fit_resume_eval_export(tmp_path):
     assert list(light) == ["as recorded", *LIGHT_SHIFTS]
     # unshifted, the light table repeats the test metrics at the dev threshold
     assert light["as recorded"]["acer"] == pytest.approx(ev["variants"]["score"]["test"]["acer"])
-    assert "under a shifted light" in (run / "eval" / "report.md").read_text()
+    report = (run / "eval" / "report.md").read_text()
+    assert "under a shifted light" in report and "- threshold: eer point of the dev split" in report
     for f in ("report.md", "scores.csv", "roc.png", "det.png", "hist_score.png"):
         assert (run / "eval" / f).is_file(), f
 
@@ -115,6 +116,20 @@ def test_simulate_fit_resume_eval_export(tmp_path):
     scored_ids = {row[1] for row in csv_rows if row[0] == "train"}
     assert scored_ids and scored_ids <= train_ids
     assert "Fit check" in (run / "eval-train" / "report.md").read_text()
+    # A threshold carried over from another evaluation is named as such, not as the dev split's EER point.
+    given = [
+        "eval",
+        str(run),
+        "--num-workers",
+        "0",
+        "--no-progress",
+        "--no-plots",
+        "--out",
+        str(tmp_path / "g"),
+    ]
+    assert cli.main([*given, "--threshold-from", str(run / "eval" / "eval.json")]) == 0
+    header = (tmp_path / "g" / "report.md").read_text().split("## ")[0]
+    assert "given (--threshold-from" in header and "eer" not in header
 
     out = tmp_path / "model"
     assert cli.main(["export", str(run), "--name", "tinysgtd", "--out", str(out)]) == 0
