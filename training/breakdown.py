@@ -4,6 +4,12 @@ A figure on real data means little without the number of people and sources it r
 database are not ten independent tests), and a mean over sources hides the source that fails. ``eval``
 adds both to its ``eval.json`` and report for every dataset; for the manifest reader a sample's ``device``
 is its source and its ``subject`` the ``source/person`` group.
+
+How far a figure would move with other sources: :func:`source_bootstrap` resamples the split's *sources*
+with replacement (the unit that errors cluster in: one camera, one room, one screen) and gives the 95 %
+interval of ACER, BPCER and APCER at the fixed threshold. Measured on the real held-out split of 10
+sources: the bundled model's test ACER 17.5 % has the interval 4.4-40.8 %, and 25 of its 29 errors come
+from 3 sources.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .datasets import VideoSample
+from .metrics import apcer_bpcer
 
 
 def population(samples: Sequence[VideoSample]) -> dict:
@@ -62,6 +69,65 @@ def per_source(
             "apcer_per_pai": {k: v[1] / v[0] for k, v in sorted(a["attacks"].items())},
         }
     return out
+
+
+def source_bootstrap(
+    samples: Sequence[VideoSample],
+    video_ids: Sequence[str],
+    scores: np.ndarray,
+    threshold: float,
+    rounds: int = 2000,
+    seed: int = 0,
+) -> dict | None:
+    """95 % intervals of ACER, BPCER and APCER (fractions) at ``threshold`` over resamplings of the sources
+    (each round draws as many sources as there are, with replacement, and keeps all their samples); rounds
+    that draw no live or no attack sample are skipped. ``None`` below two sources."""
+    by_id = {s.video_id: s for s in samples}
+    rows = [(by_id[v], float(x)) for v, x in zip(video_ids, scores, strict=True) if v in by_id]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, (s, _) in enumerate(rows):
+        groups[s.device].append(i)
+    if len(groups) < 2:
+        return None
+    values = np.array([x for _, x in rows])
+    labels = np.array([1 if s.is_live else 0 for s, _ in rows])
+    pai = np.array([s.pai for s, _ in rows])
+    members = [np.array(ix) for ix in groups.values()]
+    rng = np.random.default_rng(seed)
+    acer, bpcer, apcer = [], [], []
+    for _ in range(rounds):
+        idx = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
+        y = labels[idx]
+        if y.min() == y.max():
+            continue
+        r = apcer_bpcer(values[idx], y, threshold, pai[idx])
+        acer.append(r.acer)
+        bpcer.append(r.bpcer)
+        apcer.append(r.apcer)
+    if not acer:
+        return None
+
+    def interval(v: list[float]) -> list[float]:
+        return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
+
+    return {
+        "sources": len(members),
+        "rounds": len(acer),
+        "acer": interval(acer),
+        "bpcer": interval(bpcer),
+        "apcer": interval(apcer),
+    }
+
+
+def bootstrap_markdown(spread: dict, split: str) -> list[str]:
+    a, b, p = (spread[k] for k in ("acer", "bpcer", "apcer"))
+    return [
+        f"Spread over sources ({split}, at the threshold above): resampling its {spread['sources']} sources "
+        f"with replacement ({spread['rounds']} rounds), the 95 % interval of ACER is {_pct(a[0])}-{_pct(a[1])} %, "
+        f"BPCER {_pct(b[0])}-{_pct(b[1])} %, APCER {_pct(p[0])}-{_pct(p[1])} %: how far the figures would move "
+        "with other sources of the same kind.",
+        "",
+    ]
 
 
 def _pct(x) -> str:

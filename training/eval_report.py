@@ -157,6 +157,8 @@ def markdown_report(result: dict) -> str:
             lines += ["| PAI | videos | APCER % |", "|---|---|---|"]
             for sp, a in prim["test"]["apcer_per_pai"].items():
                 lines.append(f"| {sp} | {prim['test']['num_attack_per_pai'][sp]} | {pct(a)} |")
+        if r.get("source_spread"):
+            lines += ["", *breakdown.bootstrap_markdown(r["source_spread"], scored)]
         if r.get("per_source"):
             lines += ["", *breakdown.markdown(r["population"], r["per_source"], scored)]
         if r.get("photometric"):

@@ -297,6 +297,9 @@ def run_eval(args: argparse.Namespace, command: str = "") -> dict:
         entry["per_source"] = breakdown.per_source(
             splits["test"], test_scores.video_id, test_scores.scores[args.primary], prim_t
         )
+        entry["source_spread"] = breakdown.source_bootstrap(
+            splits["test"], test_scores.video_id, test_scores.scores[args.primary], prim_t
+        )
         if args.photometric:
             threshold = variants[args.primary]["threshold"]
             entry["photometric"] = light_shift_report(

@@ -114,9 +114,11 @@ def _metrics_table(eval_result: dict | None) -> list[str]:
                 for sp, a in prim["test"]["apcer_per_pai"].items()
             )
             lines += ["", f"APCER per attack species (`{eval_result.get('primary', 'score')}`): {per}."]
-        if r.get("per_source"):
-            from livenessapp_training import breakdown
+        from livenessapp_training import breakdown
 
+        if r.get("source_spread"):
+            lines += ["", *breakdown.bootstrap_markdown(r["source_spread"], "test")]
+        if r.get("per_source"):
             lines += ["", *breakdown.markdown(r["population"], r["per_source"], "test")]
         lines.append("")
     return lines
