@@ -8,7 +8,7 @@ is its source and its ``subject`` the ``source/person`` group.
 How far a figure would move with other sources: :func:`source_bootstrap` resamples the split's *sources*
 with replacement (the unit that errors cluster in: one camera, one room, one screen) and gives the 95 %
 interval of ACER, BPCER and APCER at the fixed threshold. Measured on the real held-out split of 10
-sources: the bundled model's test ACER 17.5 % has the interval 4.4-40.8 %, and 25 of its 29 errors come
+sources: the bundled model's test ACER 17.5 % has the interval 4.4-41.5 %, and 25 of its 29 errors come
 from 3 sources.
 """
 
