@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .datasets import VideoSample
-from .metrics import apcer_bpcer
+from .metrics import apcer_bpcer, has_both
 
 
 def population(samples: Sequence[VideoSample]) -> dict:
@@ -97,10 +97,9 @@ def source_bootstrap(
     acer, bpcer, apcer = [], [], []
     for _ in range(rounds):
         idx = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
-        y = labels[idx]
-        if y.min() == y.max():
+        if not has_both(labels[idx]):
             continue
-        r = apcer_bpcer(values[idx], y, threshold, pai[idx])
+        r = apcer_bpcer(values[idx], labels[idx], threshold, pai[idx])
         acer.append(r.acer)
         bpcer.append(r.bpcer)
         apcer.append(r.apcer)
